@@ -1,0 +1,63 @@
+# shmk: top-level build.
+#
+#   make              module + library + tests + tools
+#   make check        install deps, build, run host and VM suites
+#   make check-host   host suites only (unit + portable integration)
+#   make check-vm     VM suite only (real module in Debian's kernel under qemu)
+#   make demo         client/server demo with crash recovery (in the VM)
+#
+# KVER/KDIR select the target kernel: by default the installed Debian cloud
+# kernel that the VM boots, never the host's uname -r.
+
+KVER ?= $(shell scripts/kver.sh)
+KDIR ?= /lib/modules/$(KVER)/build
+VMLINUZ ?= /boot/vmlinuz-$(KVER)
+BUILD := $(CURDIR)/build
+export KVER KDIR VMLINUZ BUILD
+
+.PHONY: all deps module lib tests tools bench demo check check-host check-vm \
+	clean lint checkpatch sparse
+
+all: module lib tests
+
+deps:
+	@scripts/install-deps.sh
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+lib:
+	$(MAKE) -C lib
+
+tests: lib
+	$(MAKE) -C tests
+
+# Every test: host then VM; one closing line for both.
+check: deps
+	@rm -f $(BUILD)/check-host.result $(BUILD)/check-vm.result
+	$(MAKE) all
+	-$(MAKE) check-host
+	-$(MAKE) check-vm
+	@scripts/check-summary.sh $(BUILD)/check-host.result $(BUILD)/check-vm.result
+
+check-host: lib tests
+	@mkdir -p $(BUILD)
+	tests/run-host.sh --result $(BUILD)/check-host.result
+
+check-vm: module tests
+	@mkdir -p $(BUILD)
+	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
+		--result $(BUILD)/check-vm.result tests/kmod
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-$(MAKE) -C lib clean
+	-$(MAKE) -C tests clean
+	rm -rf $(BUILD)
+
+# Kernel style: checkpatch --strict and sparse, from Debian's linux-source.
+lint: checkpatch sparse
+checkpatch:
+	scripts/checkpatch.sh
+sparse:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 modules

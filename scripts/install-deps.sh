@@ -1,0 +1,33 @@
+#!/bin/sh
+# Install what building and testing shmk needs on Debian 12.
+# Idempotent and quick when everything is already present.
+#   scripts/install-deps.sh [--lint]   (--lint also installs linux-source for checkpatch)
+set -eu
+
+pkgs="build-essential pkg-config check libsubunit-dev systemtap-sdt-dev \
+ qemu-system-x86 linux-image-cloud-amd64 linux-headers-cloud-amd64 \
+ busybox-static cpio gzip kmod \
+ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
+ gnuplot-nox"
+[ "${1:-}" = "--lint" ] && pkgs="$pkgs sparse linux-source-6.1 python3"
+
+missing=""
+for p in $pkgs; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$missing" >&2
+	echo "install-deps: run as root (or: sudo $0)" >&2
+	exit 1
+fi
+echo "install-deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >&2
