@@ -15,10 +15,10 @@ VMLINUZ ?= /boot/vmlinuz-$(KVER)
 BUILD := $(CURDIR)/build
 export KVER KDIR VMLINUZ BUILD
 
-.PHONY: all deps module lib tests tools bench demo check check-host check-vm \
-	clean lint checkpatch sparse
+.PHONY: all deps module lib tests examples tools bench demo check check-host \
+	check-vm clean lint checkpatch sparse
 
-all: module lib tests
+all: module lib tests examples
 
 deps:
 	@scripts/install-deps.sh
@@ -31,6 +31,18 @@ lib:
 
 tests: lib
 	$(MAKE) -C tests
+
+examples:
+	$(MAKE) -C examples
+
+# The main job: on /dev/shmk if this host has it, else in the VM.
+demo: deps
+	$(MAKE) module examples
+	@if [ -c /dev/shmk ]; then examples/crashdemo; else \
+	  echo "demo: this host cannot load shmk.ko: running it in a VM"; \
+	  tests/vm/run-vm.sh --module kmod/shmk.ko --quiet --verbose \
+	    --extra examples/crashdemo:/bin/crashdemo --cmd crashdemo \
+	    --test-timeout 120; fi
 
 # Every test: host then VM; one closing line for both.
 check: deps
@@ -53,6 +65,7 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	-$(MAKE) -C lib clean
 	-$(MAKE) -C tests clean
+	-$(MAKE) -C examples clean
 	rm -rf $(BUILD)
 
 # Kernel style: checkpatch --strict and sparse, from Debian's linux-source.
