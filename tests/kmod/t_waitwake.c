@@ -509,6 +509,10 @@ static int t_event_pending_at_entry(void)
 	kt_leave(&d, true);	/* clean exit: an event for m */
 	KT_RET(kt_wait(m.fd, 0, 0, 0, 10 * SEC), SHMK_WAIT_EVENT);
 	KT_RET(kt_wait(m.fd, 0, 0, 0, -1), SHMK_WAIT_EVENT);
+	/* "At once if already pending on entry": before the value check. */
+	KT_RET(kt_wait(m.fd, 0, 12345, 0, 10 * SEC), SHMK_WAIT_EVENT);
+	KT_RET(kt_wait(m.fd, 0, 12345, SHMK_WAIT_NO_EVENTS, 10 * SEC),
+	       -EAGAIN);
 	/* NO_EVENTS ignores it. */
 	KT_RET(kt_wait(m.fd, 0, 0, SHMK_WAIT_NO_EVENTS, 10000000),
 	       -ETIMEDOUT);
