@@ -64,8 +64,12 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 if [ -c /dev/ttyS1 ]; then
 	exec </dev/null >/dev/ttyS1 2>&1
+	split_console=1
 else
+	# A kernel with one serial port: share the console (run-vm.sh then
+	# parses the kernel log) and keep kernel messages quiet on it.
 	exec </dev/null >/dev/console 2>&1
+	split_console=0
 fi
 echo "@@SHMK-INIT uptime=$(cut -d' ' -f1 /proc/uptime)"
 
@@ -86,7 +90,7 @@ mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 ip link set lo up
 hostname shmk-vm
 # Every kernel message from now on goes to the kernel console (ttyS0).
-echo 8 > /proc/sys/kernel/printk
+[ $split_console = 0 ] || echo 8 > /proc/sys/kernel/printk
 # Our markers in the kernel log must not be rate-limited away.
 echo on > /proc/sys/kernel/printk_devkmsg
 

@@ -356,6 +356,11 @@ if [ "$log" != "$BUILD/vm/last.log" ]; then
 fi
 
 # --- parse --------------------------------------------------------------
+# A kernel with a single serial port gets everything on the kernel console.
+src=$wlog
+if ! grep -q '@@SHMK-INIT' "$wlog" && grep -q '@@SHMK-INIT' "$wklog"; then
+	src=$wklog
+fi
 # Split the console log into per-test output files and a list of events.
 out=$work/out
 mkdir -p "$out" "$work/diag"
@@ -387,7 +392,7 @@ awk -v out="$out" -v diag="$work/diag" '
 			next
 		}
 		print m > (out "/events")
-	}' "$wlog"
+	}' "$src"
 touch "$out/events"
 
 declare -A began=() ended=() rcs=() checks=() check_why=()
