@@ -5,6 +5,7 @@
 #   make check-host   host suites only (unit + portable integration)
 #   make check-vm     VM suite only (real module in Debian's kernel under qemu)
 #   make demo         client/server demo with crash recovery (in the VM)
+#   make bench        benchmarks and report in bench/results (QUICK=1: smoke)
 #
 # KVER/KDIR select the target kernel: by default the installed Debian cloud
 # kernel that the VM boots, never the host's uname -r.
@@ -34,6 +35,10 @@ tests: lib
 
 examples:
 	$(MAKE) -C examples
+
+# Benchmarks (bench/README.md); QUICK=1 for the one-minute smoke run.
+bench: lib
+	$(MAKE) -C bench run QUICK=$(QUICK)
 
 # The main job: on /dev/shmk if this host has it, else in the VM.
 demo: deps

@@ -8,8 +8,8 @@ pkgs="build-essential pkg-config check libsubunit-dev systemtap-sdt-dev \
  qemu-system-x86 linux-image-cloud-amd64 linux-headers-cloud-amd64 \
  busybox-static cpio gzip kmod \
  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
- gnuplot-nox"
-[ "${1:-}" = "--lint" ] && pkgs="$pkgs sparse linux-source-6.1 python3"
+ gnuplot-nox iceoryx libiceoryx-binding-c-dev libboost-dev"
+[ "${1:-}" = "--lint" ] && pkgs="$pkgs sparse linux-source-6.1 python3 flex bison bc"
 
 missing=""
 for p in $pkgs; do
