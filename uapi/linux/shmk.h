@@ -163,11 +163,11 @@ struct shmk_wake {
 
 /* Lives in the user region; written by userspace, read by the kernel. */
 struct shmk_robust_head {
-	__u64 next;		/* offset of the first entry, or the head's own
-				 * offset when the list is empty */
+	/* Offset of the first entry; the head's own offset when empty. */
+	__u64 next;
 	__s64 lock_delta;	/* lock word offset = entry offset + delta */
-	__u64 op_pending;	/* entry being locked or unlocked, or
-				 * SHMK_ROBUST_NONE */
+	/* Entry being locked or unlocked, or SHMK_ROBUST_NONE. */
+	__u64 op_pending;
 };
 
 /* Each entry is the first field of a lock-holding object in the arena. */
