@@ -109,7 +109,8 @@ struct shmk_attach {
  * Returns 0 when woken by SHMK_IOC_WAKE, SHMK_WAIT_EVENT (positive) when an
  * event is pending for this member (also returned at once if one is already
  * pending on entry), -EAGAIN if the word did not hold @expected, -ETIMEDOUT,
- * or -EINTR on a signal. @timeout_ns < 0 waits forever; otherwise it is
+ * -EINTR on a signal, or -ENOTCONN if the membership ended meanwhile.
+ * @timeout_ns < 0 waits forever; otherwise it is
  * relative, or with SHMK_WAIT_ABSTIME an absolute CLOCK_MONOTONIC time.
  * An interrupted absolute wait is restarted after a handler with SA_RESTART;
  * an interrupted relative one returns -EINTR.
