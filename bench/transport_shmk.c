@@ -1,0 +1,760 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The shmk rows of the benchmark, in one file so that the lead can swap in
+ * the real message API (shmk_send/shmk_recv, issue 4) without touching the
+ * framework: replace mb_send()/mb_wait_change() for the ping-pong and the
+ * ring_* functions for streaming / fan-in.
+ *
+ * Until the queue API exists this measures the mechanism it will be built
+ * on, and the report labels it as such:
+ *
+ *  HAVE_LIBSHMK: "shmk (arena + wait/wake; queue API pending)": the arena
+ *    comes from libshmk (shmk_arena_create/attach, portable backend on a
+ *    host without /dev/shmk), payload blocks from shmk_alloc(), sleeping
+ *    and waking through shmk_arena_wait()/shmk_arena_wake().
+ *  otherwise: "shmk-equivalent raw futex mailbox (libshmk pending)": the
+ *    same protocol on a memfd mapping with raw futex calls.
+ *
+ * Ping-pong protocol: one 32-bit mailbox word per direction holding the
+ * sequence number of the last message, plus a WAITERS bit that a receiver
+ * sets before it sleeps; the sender swaps in the new number and calls wake
+ * only if the old value had WAITERS set. The payload is produced in place
+ * in an arena block (sequence number in its first and last 8 bytes) and
+ * read in place by the receiver: nothing is copied, whatever the size.
+ * Spinning mode: poll the word for a bounded time (SPIN_NS) before the
+ * same sleeping path (giving the CPU away every 64 polls, so it also works
+ * with both sides on one CPU).
+ */
+#define _GNU_SOURCE
+
+/*
+ * Built twice: transport_shmk.o (libshmk when it is built) and
+ * transport_shmk_raw.o (-DSHMK_RAW: always the raw futex version, kept as
+ * a reference for what the library adds on top of the bare mechanism).
+ */
+#ifdef SHMK_RAW
+#undef HAVE_LIBSHMK
+#define tr_shmk tr_shmk_raw
+#define st_shmk st_shmk_raw
+#define shmk_impl_label shmk_raw_impl_label
+#define shmk_impl_backend shmk_raw_impl_backend
+#define shmk_select_backend shmk_raw_select_backend
+#define TR_NAME "shmk-raw"
+#else
+#define TR_NAME "shmk"
+#endif
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#ifdef HAVE_LIBSHMK
+#include <shmk.h>
+#endif
+
+#define MB_WAITERS	0x80000000u
+#define MB_STOP		0x7fffffffu
+#define SPIN_NS		50000ull	/* bounded spin before sleeping */
+
+#define SEQ32(s)	((s) == PP_STOP ? MB_STOP : (uint32_t)(s))
+#define SEQ64(v)	((v) == MB_STOP ? PP_STOP : (uint64_t)(v))
+
+/* ------------------------------------------------------------ the arena */
+/*
+ * struct ar hides where the arena comes from. Offsets are arena offsets;
+ * the directory (where the ping-pong or ring layout lives) is published in
+ * root slot 0 (libshmk) or in the first 8 bytes of the mapping (raw).
+ */
+struct ar {
+	unsigned char *base;
+	size_t size;
+	uint64_t used;		/* raw: bump allocator */
+#ifdef HAVE_LIBSHMK
+	struct shmk_arena *a;
+	uint64_t root_off;
+#endif
+};
+
+#ifdef HAVE_LIBSHMK
+#define PP_LABEL "shmk (arena + wait/wake; queue API pending)"
+#define ST_LABEL "shmk (arena + wait/wake; bench-local ring; queue API pending)"
+
+static unsigned int backend_flag = SHMK_OPEN_PORTABLE;
+static const char *backend_name = "portable";
+
+const char *shmk_impl_label(void)
+{
+	return PP_LABEL;
+}
+
+const char *shmk_impl_backend(void)
+{
+	return backend_name;
+}
+
+int shmk_select_backend(const char *b)
+{
+	if (!strcmp(b, "portable")) {
+		backend_flag = SHMK_OPEN_PORTABLE;
+	} else if (!strcmp(b, "kmod")) {
+		if (access(SHMK_DEVICE_PATH, R_OK | W_OK))
+			return -ENODEV;
+		backend_flag = SHMK_OPEN_KMOD;
+	} else {
+		return -EINVAL;
+	}
+	backend_name = b[0] == 'k' ? "kmod" : "portable";
+	return 0;
+}
+
+static int ar_finish(struct ar *r)
+{
+	struct shmk_arena_info info;
+	int err = shmk_arena_info(r->a, &info);
+
+	if (err)
+		return err;
+	r->base = info.base;
+	r->size = info.size;
+	return shmk_arena_root(r->a, 0, &r->root_off);
+}
+
+/* Driver side: nothing to share before forking. */
+static int ar_setup(struct ar *r, const char *name, size_t size)
+{
+	(void)r;
+	(void)name;
+	(void)size;
+	return 0;
+}
+
+static int ar_create(struct ar *r, const char *name, size_t size)
+{
+	struct shmk_arena_opts o;
+	int err;
+
+	memset(&o, 0, sizeof(o));
+	o.size = size;
+	o.max_members = 16;
+	err = shmk_arena_create(name, &o, SHMK_OPEN_EXCL | backend_flag,
+				&r->a);
+	return err ? err : ar_finish(r);
+}
+
+static int ar_attach(struct ar *r, const char *name)
+{
+	int err = shmk_arena_attach(name, backend_flag, &r->a);
+
+	return err ? err : ar_finish(r);
+}
+
+static int ar_alloc(struct ar *r, size_t size, uint64_t *off)
+{
+	int err = shmk_alloc(r->a, size, SHMK_ALLOC_ZERO, 0, off);
+
+	if (!err)	/* the payload is produced once and faulted in */
+		memset(r->base + *off, 0xa5, size);
+	return err;
+}
+
+static void ar_publish(struct ar *r, uint64_t dir)
+{
+	__atomic_store_n((uint64_t *)(r->base + r->root_off), dir,
+			 __ATOMIC_RELEASE);
+}
+
+static uint64_t ar_lookup(struct ar *r)
+{
+	return __atomic_load_n((uint64_t *)(r->base + r->root_off),
+			       __ATOMIC_ACQUIRE);
+}
+
+static int ar_wait(struct ar *r, uint32_t *w, uint32_t val)
+{
+	int err = shmk_arena_wait(r->a, (uint64_t)((unsigned char *)w - r->base),
+				  val, -1, SHMK_WAIT_NO_EVENTS);
+
+	return (err == -EAGAIN || err == -EINTR) ? 0 : err;
+}
+
+static int ar_wake(struct ar *r, uint32_t *w, uint32_t n)
+{
+	int err = shmk_arena_wake(r->a, (uint64_t)((unsigned char *)w - r->base),
+				  n);
+
+	return err < 0 ? err : 0;
+}
+
+static void ar_close(struct ar *r)
+{
+	if (r->a)
+		shmk_arena_detach(r->a);
+	r->a = NULL;
+}
+
+static void ar_teardown(struct ar *r)
+{
+	(void)r;
+}
+
+#else /* raw: memfd + mmap + futex, the same protocol without libshmk */
+
+#ifdef SHMK_RAW
+#define PP_LABEL "shmk-equivalent raw futex mailbox (no libshmk)"
+#define ST_LABEL "shmk-equivalent raw futex ring (no libshmk)"
+#else
+#define PP_LABEL "shmk-equivalent raw futex mailbox (libshmk pending)"
+#define ST_LABEL "shmk-equivalent raw futex ring (libshmk pending)"
+#endif
+
+const char *shmk_impl_label(void)
+{
+	return PP_LABEL;
+}
+
+const char *shmk_impl_backend(void)
+{
+	return "raw-futex";
+}
+
+int shmk_select_backend(const char *b)
+{
+	return strcmp(b, "portable") ? -ENODEV : 0;
+}
+
+/* The driver creates the memfd mapping; the workers inherit it. */
+static int ar_setup(struct ar *r, const char *name, size_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	size = (size + 4095) & ~(size_t)4095;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		close(fd);
+		return -errno;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
+	r->base = p;
+	r->size = size;
+	r->used = 64;		/* directory word, own cache line */
+	return 0;
+}
+
+static int ar_create(struct ar *r, const char *name, size_t size)
+{
+	(void)name;
+	(void)size;
+	return r->base ? 0 : -EINVAL;
+}
+
+static int ar_attach(struct ar *r, const char *name)
+{
+	(void)name;
+	return r->base ? 0 : -EINVAL;
+}
+
+static int ar_alloc(struct ar *r, size_t size, uint64_t *off)
+{
+	uint64_t o = (r->used + 63) & ~63ull;
+
+	if (size >= 4096)
+		o = (o + 4095) & ~4095ull;
+	if (o + size > r->size)
+		return -ENOMEM;
+	r->used = o + size;
+	*off = o;
+	memset(r->base + o, 0xa5, size);
+	return 0;
+}
+
+static void ar_publish(struct ar *r, uint64_t dir)
+{
+	__atomic_store_n((uint64_t *)r->base, dir, __ATOMIC_RELEASE);
+}
+
+static uint64_t ar_lookup(struct ar *r)
+{
+	return __atomic_load_n((uint64_t *)r->base, __ATOMIC_ACQUIRE);
+}
+
+static int ar_wait(struct ar *r, uint32_t *w, uint32_t val)
+{
+	(void)r;
+	return futex_wait32(w, val);
+}
+
+static int ar_wake(struct ar *r, uint32_t *w, uint32_t n)
+{
+	int err;
+
+	(void)r;
+	err = futex_wake32(w, (int)n);
+	return err < 0 ? err : 0;
+}
+
+static void ar_close(struct ar *r)
+{
+	(void)r;
+}
+
+static void ar_teardown(struct ar *r)
+{
+	if (r->base)
+		munmap(r->base, r->size);
+	r->base = NULL;
+}
+#endif
+
+static void *ar_ptr(struct ar *r, uint64_t off)
+{
+	return r->base + off;
+}
+
+/* Zeroed block for control words (the allocator's blocks are 0xa5). */
+static int ar_alloc_zero(struct ar *r, size_t size, uint64_t *off)
+{
+	int err = ar_alloc(r, size, off);
+
+	if (!err)
+		memset(r->base + *off, 0, size);
+	return err;
+}
+
+/* ------------------------------------------------------------- mailbox */
+static void mb_send(struct ar *r, uint32_t *w, uint32_t seq)
+{
+	uint32_t old = __atomic_exchange_n(w, seq, __ATOMIC_SEQ_CST);
+
+	if (old & MB_WAITERS)
+		ar_wake(r, w, 1);
+}
+
+/* Wait until the word holds something else than @last; return it. */
+static int mb_wait_change(struct ar *r, uint32_t *w, uint32_t last, int spin,
+			  uint32_t *out)
+{
+	uint32_t v;
+	int err;
+
+	if (spin) {
+		uint64_t deadline = 0;
+		unsigned int polls = 0;
+
+		for (;;) {
+			v = __atomic_load_n(w, __ATOMIC_ACQUIRE) & ~MB_WAITERS;
+			if (v != last) {
+				*out = v;
+				return 0;
+			}
+			cpu_relax();
+			if (++polls % 64)
+				continue;
+			if (!deadline)
+				deadline = now_ns() + SPIN_NS;
+			else if (now_ns() > deadline)
+				break;
+			sched_yield();
+		}
+	}
+	for (;;) {
+		v = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+		if ((v & ~MB_WAITERS) != last) {
+			*out = v & ~MB_WAITERS;
+			return 0;
+		}
+		if (!(v & MB_WAITERS)) {
+			if (!__atomic_compare_exchange_n(w, &v, v | MB_WAITERS,
+							 0, __ATOMIC_SEQ_CST,
+							 __ATOMIC_SEQ_CST))
+				continue;
+			v |= MB_WAITERS;
+		}
+		err = ar_wait(r, w, v);
+		if (err)
+			return err;
+	}
+}
+
+/* ------------------------------------------------------------ ping-pong */
+struct pp_dir {			/* published at the directory offset */
+	uint32_t req;		/* A -> B mailbox */
+	uint32_t pad0[15];
+	uint32_t rep;		/* B -> A mailbox */
+	uint32_t pad1[15];
+	uint64_t req_off;	/* payload blocks */
+	uint64_t rep_off;
+};
+
+struct pp_shmk {
+	struct ar ar;
+	struct pp_dir *dir;
+	unsigned char *req, *rep;
+	uint32_t last;
+};
+
+static size_t pp_arena_size(size_t size)
+{
+	return 2 * ((size + 4095) & ~(size_t)4095) + 4 * 1024 * 1024;
+}
+
+static int sh_setup(struct pp_ctx *c)
+{
+	struct pp_shmk *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	err = ar_setup(&s->ar, c->name, pp_arena_size(c->size));
+	if (err) {
+		free(s);
+		return err;
+	}
+	c->priv = s;
+	return 0;
+}
+
+static int sh_init(struct pp_ctx *c)
+{
+	struct pp_shmk *s = c->priv;
+	uint64_t dir;
+	int err;
+
+	if (c->role == 0) {
+		err = ar_create(&s->ar, c->name, pp_arena_size(c->size));
+		if (err)
+			return err;
+		err = ar_alloc_zero(&s->ar, sizeof(struct pp_dir), &dir);
+		if (err)
+			return err;
+		s->dir = ar_ptr(&s->ar, dir);
+		err = ar_alloc(&s->ar, c->size, &s->dir->req_off);
+		if (!err)
+			err = ar_alloc(&s->ar, c->size, &s->dir->rep_off);
+		if (err)
+			return err;
+		ar_publish(&s->ar, dir);
+	} else {
+		err = ar_attach(&s->ar, c->name);
+		if (err)
+			return err;
+		dir = ar_lookup(&s->ar);
+		if (!dir)
+			return -ENOENT;
+		s->dir = ar_ptr(&s->ar, dir);
+	}
+	s->req = ar_ptr(&s->ar, s->dir->req_off);
+	s->rep = ar_ptr(&s->ar, s->dir->rep_off);
+	s->last = 0;
+	return 0;
+}
+
+static int sh_ping(struct pp_ctx *c, uint64_t seq)
+{
+	struct pp_shmk *s = c->priv;
+	uint32_t s32 = SEQ32(seq), v;
+	int err;
+
+	payload_stamp(s->req, c->size, seq);		/* produced in place */
+	mb_send(&s->ar, &s->dir->req, s32);
+	err = mb_wait_change(&s->ar, &s->dir->rep, s->last, c->mode, &v);
+	if (err)
+		return err;
+	s->last = v;
+	if (v != s32 || payload_check(s->rep, c->size, seq))
+		return -EBADMSG;
+	return 0;
+}
+
+static int sh_serve(struct pp_ctx *c, uint64_t *seq)
+{
+	struct pp_shmk *s = c->priv;
+	uint32_t v;
+	int err;
+
+	err = mb_wait_change(&s->ar, &s->dir->req, s->last, c->mode, &v);
+	if (err)
+		return err;
+	s->last = v;
+	*seq = SEQ64(v);
+	if (payload_check(s->req, c->size, *seq))	/* read in place */
+		return -EBADMSG;
+	payload_stamp(s->rep, c->size, *seq);
+	mb_send(&s->ar, &s->dir->rep, v);
+	return 0;
+}
+
+static void sh_fini(struct pp_ctx *c)
+{
+	struct pp_shmk *s = c->priv;
+
+	if (s)
+		ar_close(&s->ar);
+}
+
+static void sh_teardown(struct pp_ctx *c)
+{
+	struct pp_shmk *s = c->priv;
+
+	if (s) {
+		ar_teardown(&s->ar);
+		free(s);
+	}
+	c->priv = NULL;
+}
+
+const struct pp_transport tr_shmk = {
+	.name = TR_NAME, .label = PP_LABEL,
+	.modes = (1 << MODE_BLOCK) | (1 << MODE_SPIN),
+	.setup = sh_setup, .init = sh_init, .ping = sh_ping,
+	.serve = sh_serve, .fini = sh_fini, .teardown = sh_teardown,
+};
+
+/* ---------------------------------------------------- streaming / fan-in */
+/*
+ * Bench-local stand-in for the per-member receive queue: one SPSC ring per
+ * producer in the arena, slots holding the payload in place. The consumer
+ * sleeps on one doorbell word for all rings; a producer rings it only when
+ * the consumer said it sleeps. A producer that finds its ring full sleeps
+ * on the ring's head word the same way.
+ */
+#define RING_SLOTS_SMALL	256
+#define RING_SLOTS_BIG		64
+
+struct ring {
+	uint32_t tail;		/* written by the producer */
+	uint32_t pad0[15];
+	uint32_t head;		/* written by the consumer */
+	uint32_t prod_sleeps;	/* producer set: wake me on head */
+	uint32_t pad1[14];
+	uint64_t slots_off;
+	uint32_t nslots;
+	uint32_t pad2[13];
+};
+
+struct st_dir {
+	uint32_t doorbell;
+	uint32_t cons_sleeps;
+	uint32_t pad[14];
+	uint64_t ring_off[STREAM_MAX_PROD];
+};
+
+struct st_shmk {
+	struct ar ar;
+	struct st_dir *dir;
+	struct ring *ring[STREAM_MAX_PROD];
+	unsigned char *slots[STREAM_MAX_PROD];
+	uint32_t tail;		/* producer's private copy */
+};
+
+static uint32_t st_slots(size_t size)
+{
+	return size <= 512 ? RING_SLOTS_SMALL : RING_SLOTS_BIG;
+}
+
+static size_t st_arena_size(const struct st_ctx *c)
+{
+	return (size_t)c->nprod * (st_slots(c->size) * c->size + 8192) +
+	       4 * 1024 * 1024;
+}
+
+static int shst_setup(struct st_ctx *c)
+{
+	struct st_shmk *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	err = ar_setup(&s->ar, c->name, st_arena_size(c));
+	if (err) {
+		free(s);
+		return err;
+	}
+	c->priv = s;
+	return 0;
+}
+
+static int shst_init(struct st_ctx *c)
+{
+	struct st_shmk *s = c->priv;
+	uint64_t dir, off;
+	int err, i;
+
+	if (c->idx < 0) {
+		err = ar_create(&s->ar, c->name, st_arena_size(c));
+		if (err)
+			return err;
+		err = ar_alloc_zero(&s->ar, sizeof(struct st_dir), &dir);
+		if (err)
+			return err;
+		s->dir = ar_ptr(&s->ar, dir);
+		for (i = 0; i < c->nprod; i++) {
+			struct ring *rg;
+
+			err = ar_alloc_zero(&s->ar, sizeof(struct ring), &off);
+			if (err)
+				return err;
+			s->dir->ring_off[i] = off;
+			rg = ar_ptr(&s->ar, off);
+			rg->nslots = st_slots(c->size);
+			err = ar_alloc(&s->ar, (size_t)rg->nslots * c->size,
+				       &rg->slots_off);
+			if (err)
+				return err;
+		}
+		ar_publish(&s->ar, dir);
+	} else {
+		err = ar_attach(&s->ar, c->name);
+		if (err)
+			return err;
+		dir = ar_lookup(&s->ar);
+		if (!dir)
+			return -ENOENT;
+		s->dir = ar_ptr(&s->ar, dir);
+	}
+	for (i = 0; i < c->nprod; i++) {
+		s->ring[i] = ar_ptr(&s->ar, s->dir->ring_off[i]);
+		s->slots[i] = ar_ptr(&s->ar, s->ring[i]->slots_off);
+	}
+	s->tail = 0;
+	return 0;
+}
+
+static int shst_send(struct st_ctx *c, uint64_t seq)
+{
+	struct st_shmk *s = c->priv;
+	struct ring *rg = s->ring[c->idx];
+	uint32_t h, n = rg->nslots;
+	int err;
+
+	/*
+	 * Back-pressure: wait for a free slot. Only the producer clears its
+	 * flag: a consumer clearing it could erase a newer announcement.
+	 */
+	if (s->tail - __atomic_load_n(&rg->head, __ATOMIC_ACQUIRE) >= n) {
+		__atomic_store_n(&rg->prod_sleeps, 1, __ATOMIC_SEQ_CST);
+		while (s->tail - (h = __atomic_load_n(&rg->head,
+						      __ATOMIC_SEQ_CST)) >= n) {
+			err = ar_wait(&s->ar, &rg->head, h);
+			if (err)
+				return err;
+		}
+		__atomic_store_n(&rg->prod_sleeps, 0, __ATOMIC_RELAXED);
+	}
+	payload_stamp(s->slots[c->idx] + (size_t)(s->tail % n) * c->size,
+		      c->size, seq);
+	s->tail++;
+	__atomic_store_n(&rg->tail, s->tail, __ATOMIC_SEQ_CST);
+	/*
+	 * Wake once per sleep: the first sender to see the flag takes it,
+	 * the others (and the next messages) do not call into the kernel
+	 * again while the consumer is on its way back.
+	 */
+	if (__atomic_load_n(&s->dir->cons_sleeps, __ATOMIC_SEQ_CST) &&
+	    __atomic_exchange_n(&s->dir->cons_sleeps, 0, __ATOMIC_SEQ_CST)) {
+		__atomic_fetch_add(&s->dir->doorbell, 1, __ATOMIC_SEQ_CST);
+		ar_wake(&s->ar, &s->dir->doorbell, 1);
+	}
+	return 0;
+}
+
+static int shst_drain(struct st_ctx *c, struct st_shmk *s, int i,
+		      void (*cb)(void *, int, uint64_t), void *arg)
+{
+	struct ring *rg = s->ring[i];
+	uint32_t h = rg->head, t, n = rg->nslots;
+	int got = 0;
+
+	t = __atomic_load_n(&rg->tail, __ATOMIC_ACQUIRE);
+	if (t - h > 64)
+		t = h + 64;	/* batches, so the caller sees the clock */
+	for (; h != t; h++) {
+		const unsigned char *m = s->slots[i] + (size_t)(h % n) * c->size;
+		uint64_t seq = payload_seq(m);
+
+		if (payload_check(m, c->size, seq))	/* read in place */
+			return -EBADMSG;
+		cb(arg, i, seq);
+		got++;
+	}
+	if (got) {
+		__atomic_store_n(&rg->head, h, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&rg->prod_sleeps, __ATOMIC_SEQ_CST))
+			ar_wake(&s->ar, &rg->head, 1);
+	}
+	return got;
+}
+
+static int shst_scan(struct st_ctx *c, struct st_shmk *s,
+		     void (*cb)(void *, int, uint64_t), void *arg)
+{
+	int i, r, got = 0;
+
+	for (i = 0; i < c->nprod; i++) {
+		r = shst_drain(c, s, i, cb, arg);
+		if (r < 0)
+			return r;
+		got += r;
+	}
+	return got;
+}
+
+static int shst_recv(struct st_ctx *c, void (*cb)(void *, int, uint64_t),
+		     void *arg)
+{
+	struct st_shmk *s = c->priv;
+	uint32_t bell;
+	int got, err;
+
+	for (;;) {
+		got = shst_scan(c, s, cb, arg);
+		if (got)
+			return got;
+		bell = __atomic_load_n(&s->dir->doorbell, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&s->dir->cons_sleeps, 1, __ATOMIC_SEQ_CST);
+		got = shst_scan(c, s, cb, arg);
+		if (!got)
+			err = ar_wait(&s->ar, &s->dir->doorbell, bell);
+		else
+			err = 0;
+		__atomic_store_n(&s->dir->cons_sleeps, 0, __ATOMIC_SEQ_CST);
+		if (err)
+			return err;
+		if (got)
+			return got;
+	}
+}
+
+static void shst_fini(struct st_ctx *c)
+{
+	struct st_shmk *s = c->priv;
+
+	if (s)
+		ar_close(&s->ar);
+}
+
+static void shst_teardown(struct st_ctx *c)
+{
+	struct st_shmk *s = c->priv;
+
+	if (s) {
+		ar_teardown(&s->ar);
+		free(s);
+	}
+	c->priv = NULL;
+}
+
+const struct st_transport st_shmk = {
+	.name = TR_NAME, .label = ST_LABEL,
+	.setup = shst_setup, .init = shst_init, .send = shst_send,
+	.recv = shst_recv, .fini = shst_fini, .teardown = shst_teardown,
+};
