@@ -1,0 +1,288 @@
+/*
+ * kmod backend: /dev/shmk (uapi/linux/shmk.h). One open file per
+ * membership; the kernel does membership, wait/wake, exit events and the
+ * robust list walk.
+ */
+#include "shmk_int.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct km {
+	int fd;
+	const struct shmk_ctrl *ctrl;
+	size_t ctrl_size;
+	uint64_t features;
+	uint32_t members_offset, member_stride, member_max;
+};
+
+static struct km *KM(const struct shmk_arena *a)
+{
+	return a->bp;
+}
+
+static int km_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	int r;
+
+	do {
+		r = ioctl(fd, cmd, arg);
+	} while (r < 0 && errno == EINTR && cmd != SHMK_IOC_WAIT);
+	return r < 0 ? -errno : r;
+}
+
+static void km_free(struct km *k, struct shmk_arena *a)
+{
+	if (a->base)
+		munmap(a->base, a->size);
+	a->base = NULL;
+	if (k->ctrl)
+		munmap((void *)k->ctrl, k->ctrl_size);
+	if (k->fd >= 0)
+		close(k->fd);
+	free(k);
+}
+
+static int km_open(struct shmk_arena *a, const char *name,
+		   const struct shmk_arena_opts *o, unsigned int flags,
+		   bool create)
+{
+	struct epoll_event e = { .events = EPOLLIN };
+	struct shmk_version ver;
+	struct shmk_attach at;
+	struct km *k;
+	void *p;
+	int r;
+
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->fd = open(SHMK_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (k->fd < 0) {
+		r = -errno;
+		free(k);
+		return r;
+	}
+	memset(&ver, 0, sizeof(ver));
+	ver.abi_version = SHMK_ABI_VERSION;
+	r = km_ioctl(k->fd, SHMK_IOC_VERSION, &ver);
+	if (r < 0)
+		goto fail;
+	if (ver.kernel_abi_version != SHMK_ABI_VERSION) {
+		r = -EPROTO;
+		goto fail;
+	}
+	k->features = ver.features;
+
+	memset(&at, 0, sizeof(at));
+	strncpy(at.name, name, SHMK_NAME_MAX - 1);
+	if (create) {
+		at.flags = SHMK_ATTACH_CREATE;
+		if (flags & SHMK_OPEN_EXCL)
+			at.flags |= SHMK_ATTACH_EXCL;
+		if (flags & SHMK_OPEN_PERSISTENT)
+			at.flags |= SHMK_ATTACH_PERSISTENT;
+		at.size = o && o->size ? o->size : (1U << 20);
+		at.mode = o && o->mode ? o->mode : 0600;
+	}
+	if (flags & SHMK_OPEN_RDONLY)
+		at.flags |= SHMK_ATTACH_RDONLY;
+	r = km_ioctl(k->fd, SHMK_IOC_ATTACH, &at);
+	if (r < 0)
+		goto fail;
+	a->id = at.member_id;
+	a->gen = at.generation;
+	a->created = !!(at.out_flags & SHMK_ATTACHED_CREATED);
+
+	p = mmap(NULL, at.ctrl_size, PROT_READ, MAP_SHARED, k->fd,
+		 (off_t)at.ctrl_offset);
+	if (p == MAP_FAILED) {
+		r = -errno;
+		goto fail_detach;
+	}
+	k->ctrl = p;
+	k->ctrl_size = at.ctrl_size;
+	p = mmap(NULL, at.user_size, PROT_READ |
+		 ((flags & SHMK_OPEN_RDONLY) ? 0 : PROT_WRITE), MAP_SHARED,
+		 k->fd, (off_t)at.user_offset);
+	if (p == MAP_FAILED) {
+		r = -errno;
+		goto fail_detach;
+	}
+	a->base = p;
+	a->size = at.user_size;
+
+	/* Trust nothing: the control page layout is checked before use. */
+	k->members_offset = k->ctrl->members_offset;
+	k->member_stride = k->ctrl->member_stride;
+	k->member_max = k->ctrl->member_max;
+	if (k->ctrl->magic != SHMK_CTRL_MAGIC ||
+	    k->ctrl->abi_version != SHMK_ABI_VERSION ||
+	    k->member_stride < sizeof(struct shmk_ctrl_member) ||
+	    k->member_max == 0 || k->member_max > 1U << 20 ||
+	    k->members_offset > k->ctrl_size ||
+	    (uint64_t)k->member_max * k->member_stride >
+	    k->ctrl_size - k->members_offset ||
+	    a->id == 0 || a->id > k->member_max) {
+		r = -EPROTO;
+		goto fail_detach;
+	}
+	a->be_member_max = k->member_max;
+	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, k->fd, &e) < 0) {
+		r = -errno;
+		goto fail_detach;
+	}
+	a->bp = k;
+	return 0;
+
+fail_detach:
+	km_ioctl(k->fd, SHMK_IOC_DETACH, NULL);
+fail:
+	km_free(k, a);
+	return r;
+}
+
+static void km_close(struct shmk_arena *a, bool clean)
+{
+	struct km *k = KM(a);
+
+	if (!k)
+		return;
+	/* Error paths inside the library also detach: nothing crashed. */
+	(void)clean;
+	km_ioctl(k->fd, SHMK_IOC_DETACH, NULL);
+	km_free(k, a);
+	a->bp = NULL;
+}
+
+static int km_wait(struct shmk_arena *a, uint64_t off, uint32_t expected,
+		   const struct timespec *abs, unsigned int flags)
+{
+	struct shmk_wait w;
+	int r;
+
+	memset(&w, 0, sizeof(w));
+	w.offset = off;
+	w.expected = expected;
+	w.flags = flags & SHMK_WAIT_NO_EVENTS;
+	if (abs) {
+		w.flags |= SHMK_WAIT_ABSTIME;
+		w.timeout_ns = (int64_t)abs->tv_sec * 1000000000LL +
+			abs->tv_nsec;
+	} else {
+		w.timeout_ns = -1;
+	}
+	PROBE4(wait, a->id, off, expected, w.timeout_ns);
+	r = km_ioctl(KM(a)->fd, SHMK_IOC_WAIT, &w);
+	PROBE3(wait_done, a->id, off, r);
+	return r;
+}
+
+static int km_wake(struct shmk_arena *a, uint64_t off, uint32_t n)
+{
+	struct shmk_wake k;
+
+	memset(&k, 0, sizeof(k));
+	k.offset = off;
+	k.count = n;
+	PROBE3(wake, a->id, off, n);
+	return km_ioctl(KM(a)->fd, SHMK_IOC_WAKE, &k);
+}
+
+static int km_set_robust(struct shmk_arena *a, uint64_t head_off)
+{
+	struct shmk_robust r;
+
+	memset(&r, 0, sizeof(r));
+	r.head_offset = head_off;
+	return km_ioctl(KM(a)->fd, SHMK_IOC_SET_ROBUST, &r);
+}
+
+/* Read every pending event into the local queue; never blocks. */
+static int km_pump(struct shmk_arena *a)
+{
+	struct shmk_event ev[16];
+	struct pollfd pf = { .fd = KM(a)->fd, .events = POLLIN };
+	ssize_t n;
+	int i;
+
+	while (poll(&pf, 1, 0) > 0 && (pf.revents & POLLIN)) {
+		n = read(pf.fd, ev, sizeof(ev));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -errno;
+		}
+		if (n == 0 || n % (ssize_t)sizeof(ev[0]))
+			return -EPROTO;
+		for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++)
+			shmk_ev_push(a, &ev[i]);
+	}
+	return 0;
+}
+
+/* Seqcount read of a member slot of the control page. */
+static int km_member(struct shmk_arena *a, uint32_t id, uint32_t *gen)
+{
+	struct km *k = KM(a);
+	const struct shmk_ctrl_member *m;
+	uint64_t e1, e2;
+	uint32_t state, g;
+	int tries;
+
+	if (id == 0 || id > k->member_max)
+		return 0;
+	m = (const void *)((const uint8_t *)k->ctrl + k->members_offset +
+			   (uint64_t)(id - 1) * k->member_stride);
+	for (tries = 0; tries < 100000; tries++) {
+		e1 = ld_acq(&k->ctrl->epoch);
+		if (e1 & 1) {
+			sched_yield();
+			continue;
+		}
+		/* acquire loads: the second epoch read stays after them */
+		state = ld_acq(&m->state);
+		g = ld_acq(&m->generation);
+		e2 = ld_acq(&k->ctrl->epoch);
+		if (e1 == e2) {
+			*gen = g;
+			return state == SHMK_MEMBER_LIVE;
+		}
+	}
+	return -EBUSY;
+}
+
+static int km_remove(const char *name, unsigned int flags)
+{
+	struct shmk_remove rm;
+	int fd, r;
+
+	(void)flags;
+	fd = open(SHMK_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memset(&rm, 0, sizeof(rm));
+	strncpy(rm.name, name, SHMK_NAME_MAX - 1);
+	r = km_ioctl(fd, SHMK_IOC_REMOVE, &rm);
+	close(fd);
+	return r < 0 ? r : 0;
+}
+
+const struct shmk_be_ops shmk_be_kmod = {
+	.name = "kmod",
+	.open = km_open,
+	.close = km_close,
+	.wait = km_wait,
+	.wake = km_wake,
+	.set_robust = km_set_robust,
+	.pump = km_pump,
+	.member = km_member,
+	.remove = km_remove,
+};

@@ -1,0 +1,300 @@
+/*
+ * Robust locks in the arena (the ABI's lock word format).
+ *
+ * word = owner member id (SHMK_LOCK_OWNER_MASK) | SHMK_LOCK_WAITERS |
+ *        SHMK_LOCK_OWNER_DIED.
+ *  - acquire: CAS 0 -> me (fast path); contended: set WAITERS and wait on
+ *    the word through the backend; a woken waiter acquires with WAITERS
+ *    set, since it cannot know whether others still sleep.
+ *  - release: xchg -> 0 and wake one waiter if WAITERS was set.
+ *  - every held lock is linked in the member's robust list (one list per
+ *    member, registered with the backend); head.op_pending names the lock
+ *    around the acquire CAS and the release xchg, as in
+ *    Documentation/locking/robust-futexes.rst. When the member dies, the
+ *    kernel (kmod) or the survivor handling the death (portable,
+ *    lm_robust_walk) marks each word it owned OWNER_DIED, clears the owner
+ *    and wakes all waiters. The next acquirer keeps OWNER_DIED in the word
+ *    while it holds it and gets -EOWNERDEAD; shmk_lock_consistent() clears
+ *    the bit; releasing with it still set makes the lock not recoverable
+ *    (owner field LM_LOCK_NOTREC, which no member id can equal).
+ *
+ * The list has one op_pending slot per member, so edits of the list by the
+ * threads of one process are serialised by a->rl_lock (process-local).
+ */
+#include "shmk_int.h"
+
+#include <string.h>
+
+#define ROBUST_WALK_LIMIT	SHMK_ROBUST_LIST_LIMIT
+
+static uint64_t robust_head_off(const struct shmk_arena *a)
+{
+	return a->g.slots_off + (uint64_t)a->id * LM_SLOT_SIZE +
+		offsetof(struct lm_slot, robust);
+}
+
+static struct shmk_robust_head *robust_head(const struct shmk_arena *a)
+{
+	return &lm_slot(a, a->id)->robust;
+}
+
+static int lock_check(const struct shmk_arena *a, uint64_t off)
+{
+	if (!a->lib_ready)
+		return -EINVAL;
+	if (a->rdonly)
+		return -EROFS;
+	if (!off_ok(a, off, sizeof(struct lm_lock), 8))
+		return -EINVAL;
+	return 0;
+}
+
+static int lock_once(struct shmk_arena *a, struct lm_lock *l, uint64_t off,
+		     uint32_t v, uint32_t extra)
+{
+	struct shmk_robust_head *h = robust_head(a);
+	uint32_t nv = a->id | (v & (SHMK_LOCK_WAITERS | SHMK_LOCK_OWNER_DIED)) |
+		extra;
+	bool ok;
+
+	pthread_mutex_lock(&a->rl_lock);
+	st_rel(&h->op_pending, off);
+	CRASHPOINT("lock:pending");
+	ok = cas_sc(&l->word, &v, nv);
+	if (ok) {
+		CRASHPOINT("lock:owned");
+		st_rel(&l->next, ld_rlx(&h->next));
+		CRASHPOINT("lock:entry");
+		st_rel(&h->next, off);
+		CRASHPOINT("lock:linked");
+	}
+	st_rel(&h->op_pending, SHMK_ROBUST_NONE);
+	pthread_mutex_unlock(&a->rl_lock);
+	if (!ok)
+		return -EAGAIN;
+	return (v & SHMK_LOCK_OWNER_DIED) ? -EOWNERDEAD : 0;
+}
+
+/*
+ * @abs: deadline, NULL to wait forever; (const struct timespec *)1 means
+ * "try only". Waits never return early for membership events: the death
+ * of the owner reaches the word itself (OWNER_DIED + wake).
+ */
+int lm_lock_acquire(struct shmk_arena *a, uint64_t off,
+		    const struct timespec *abs)
+{
+	struct lm_lock *l = A_PTR(a, off);
+	uint32_t extra = 0, v, owner;
+	int r;
+
+	for (;;) {
+		v = ld_acq(&l->word);
+		owner = v & SHMK_LOCK_OWNER_MASK;
+		if (owner == LM_LOCK_NOTREC)
+			return -ENOTRECOVERABLE;
+		if (owner == 0) {
+			r = lock_once(a, l, off, v, extra);
+			if (r != -EAGAIN)
+				return r;
+			continue;
+		}
+		if (abs == (const struct timespec *)1)
+			return -EBUSY;
+		if (!(v & SHMK_LOCK_WAITERS)) {
+			if (!cas_sc(&l->word, &v, v | SHMK_LOCK_WAITERS))
+				continue;
+			v |= SHMK_LOCK_WAITERS;
+		}
+		extra = SHMK_LOCK_WAITERS;
+		r = shmk_wait_internal(a, off + LM_LOCK_DELTA, v, abs,
+				       SHMK_WAIT_NO_EVENTS);
+		if (r == -ETIMEDOUT || r == -EINTR)
+			return r;
+		if (r < 0 && r != -EAGAIN)
+			return r;
+	}
+}
+
+int lm_lock_release(struct shmk_arena *a, uint64_t off)
+{
+	struct shmk_robust_head *h = robust_head(a);
+	uint64_t hoff = robust_head_off(a), cur;
+	__u64 *pred;
+	struct lm_lock *l = A_PTR(a, off);
+	uint32_t v, nv, old;
+	unsigned int n = 0;
+
+	v = ld_acq(&l->word);
+	if ((v & SHMK_LOCK_OWNER_MASK) != a->id)
+		return -EPERM;
+	nv = (v & SHMK_LOCK_OWNER_DIED) ? (LM_LOCK_NOTREC | SHMK_LOCK_OWNER_DIED)
+					: 0;
+
+	pthread_mutex_lock(&a->rl_lock);
+	st_rel(&h->op_pending, off);
+	CRASHPOINT("unlock:pending");
+	/* unlink: usually the first entry (locks released in LIFO order) */
+	pred = &h->next;
+	cur = ld_rlx(pred);
+	while (cur != hoff && n++ < ROBUST_WALK_LIMIT) {
+		if (!off_ok(a, cur, sizeof(struct lm_lock), 8))
+			break;
+		if (cur == off) {
+			st_rel(pred, ld_rlx(&l->next));
+			break;
+		}
+		pred = &((struct lm_lock *)A_PTR(a, cur))->next;
+		cur = ld_rlx(pred);
+	}
+	CRASHPOINT("unlock:unlinked");
+	old = xchg_sc(&l->word, nv);
+	CRASHPOINT("unlock:released");
+	st_rel(&h->op_pending, SHMK_ROBUST_NONE);
+	pthread_mutex_unlock(&a->rl_lock);
+	if (nv)
+		a->be->wake(a, off + LM_LOCK_DELTA, SHMK_WAKE_ALL);
+	else if (old & SHMK_LOCK_WAITERS)
+		a->be->wake(a, off + LM_LOCK_DELTA, 1);
+	return 0;
+}
+
+int lm_lock_consistent(struct shmk_arena *a, uint64_t off)
+{
+	struct lm_lock *l = A_PTR(a, off);
+	uint32_t v = ld_acq(&l->word);
+
+	while ((v & SHMK_LOCK_OWNER_MASK) == a->id) {
+		if (!(v & SHMK_LOCK_OWNER_DIED))
+			return 0;
+		if (cas_sc(&l->word, &v, v & ~SHMK_LOCK_OWNER_DIED))
+			return 0;
+	}
+	return -EPERM;
+}
+
+bool lm_robust_empty(struct shmk_arena *a)
+{
+	return ld_acq(&robust_head(a)->next) == robust_head_off(a);
+}
+
+static void robust_mark(struct shmk_arena *a, uint64_t woff, uint32_t dead)
+{
+	uint32_t *w, v;
+
+	if (!off_ok(a, woff, 4, 4))
+		return;
+	w = A_PTR(a, woff);
+	v = ld_acq(w);
+	while ((v & SHMK_LOCK_OWNER_MASK) == dead) {
+		if (cas_sc(w, &v, (v & SHMK_LOCK_WAITERS) |
+			   SHMK_LOCK_OWNER_DIED)) {
+			a->be->wake(a, woff, SHMK_WAKE_ALL);
+			return;
+		}
+	}
+}
+
+/*
+ * What the kernel does for a dead member, done by a survivor (portable):
+ * walk the list at @head_off with the same bounds and checks (at most
+ * SHMK_ROBUST_LIST_LIMIT entries, every offset range- and alignment-
+ * checked, stop at the first bad one), then the op_pending entry. Returns
+ * the number of entries visited, or -EUCLEAN if the walk stopped early.
+ */
+int lm_robust_walk(struct shmk_arena *a, uint64_t head_off, uint32_t dead)
+{
+	struct shmk_robust_head *h;
+	uint64_t cur, next, pend;
+	int64_t delta;
+	int n = 0, bad = 0;
+
+	if (!off_ok(a, head_off, sizeof(*h), 8) || dead == 0 ||
+	    dead >= LM_LOCK_NOTREC)
+		return -EINVAL;
+	h = A_PTR(a, head_off);
+	delta = (int64_t)ld_acq(&h->lock_delta);
+	pend = ld_acq(&h->op_pending);
+	if (delta < -(int64_t)a->size || delta > (int64_t)a->size)
+		return -EUCLEAN;
+	cur = ld_acq(&h->next);
+	while (cur != head_off) {
+		if (n >= ROBUST_WALK_LIMIT ||
+		    !off_ok(a, cur, sizeof(struct shmk_robust_entry), 8)) {
+			bad = 1;
+			break;
+		}
+		next = ld_acq((uint64_t *)A_PTR(a, cur));
+		if (cur != pend)
+			robust_mark(a, cur + (uint64_t)delta, dead);
+		cur = next;
+		n++;
+	}
+	if (pend != SHMK_ROBUST_NONE &&
+	    off_ok(a, pend, sizeof(struct shmk_robust_entry), 8))
+		robust_mark(a, pend + (uint64_t)delta, dead);
+	return bad ? -EUCLEAN : n;
+}
+
+/* ---- public ---------------------------------------------------------- */
+
+SHMK_EXPORT int shmk_lock_init(struct shmk_arena *a, uint64_t lock_off)
+{
+	struct lm_lock *l;
+	int r = lock_check(a, lock_off);
+
+	if (r)
+		return r;
+	l = A_PTR(a, lock_off);
+	st_rlx(&l->next, 0);
+	st_rel(&l->word, 0);
+	return 0;
+}
+
+SHMK_EXPORT int shmk_lock_acquire(struct shmk_arena *a, uint64_t lock_off,
+				  int64_t timeout_ns)
+{
+	struct timespec ts;
+	int r = lock_check(a, lock_off);
+	ERRNO_SAVE;
+
+	if (r)
+		return r;
+	if (timeout_ns >= 0)
+		shmk_deadline(&ts, timeout_ns);
+	r = lm_lock_acquire(a, lock_off, timeout_ns >= 0 ? &ts : NULL);
+	ERRNO_RESTORE;
+	return r;
+}
+
+SHMK_EXPORT int shmk_lock_try(struct shmk_arena *a, uint64_t lock_off)
+{
+	int r = lock_check(a, lock_off);
+	ERRNO_SAVE;
+
+	if (r)
+		return r;
+	r = lm_lock_acquire(a, lock_off, (const struct timespec *)1);
+	ERRNO_RESTORE;
+	return r;
+}
+
+SHMK_EXPORT int shmk_lock_release(struct shmk_arena *a, uint64_t lock_off)
+{
+	int r = lock_check(a, lock_off);
+	ERRNO_SAVE;
+
+	if (r)
+		return r;
+	r = lm_lock_release(a, lock_off);
+	ERRNO_RESTORE;
+	return r;
+}
+
+SHMK_EXPORT int shmk_lock_consistent(struct shmk_arena *a, uint64_t lock_off)
+{
+	int r = lock_check(a, lock_off);
+
+	if (r)
+		return r;
+	return lm_lock_consistent(a, lock_off);
+}

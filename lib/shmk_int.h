@@ -1,0 +1,432 @@
+/*
+ * libshmk internals: the library's layout inside the user region, the
+ * process-local arena handle and the backend interface. See DESIGN.md.
+ */
+#ifndef SHMK_INT_H
+#define SHMK_INT_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "shmk.h"
+
+#define SHMK_EXPORT	__attribute__((visibility("default")))
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+/* ---- atomics on shared memory (GCC builtins: TSan understands them) --- */
+#define ld_rlx(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
+#define ld_acq(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define ld_sc(p)	__atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define st_rlx(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define st_rel(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define st_sc(p, v)	__atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define cas_sc(p, e, n)	__atomic_compare_exchange_n((p), (e), (n), 0, \
+				__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
+#define fadd_sc(p, v)	__atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
+#define fsub_sc(p, v)	__atomic_fetch_sub((p), (v), __ATOMIC_SEQ_CST)
+#define for_sc(p, v)	__atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
+#define fand_sc(p, v)	__atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
+#define xchg_sc(p, v)	__atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
+#define fence_sc()	__atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+/* ---- errno hygiene: public entry points never change errno ---------- */
+#define ERRNO_SAVE	int saved_errno_ = errno
+#define ERRNO_RESTORE	(errno = saved_errno_)
+
+/* ---- crash points for the test build -------------------------------- */
+#ifdef SHMK_TEST_HOOKS
+void shmk__crashpoint(const char *where);
+#define CRASHPOINT(w)	shmk__crashpoint(w)
+#else
+#define CRASHPOINT(w)	do { } while (0)
+#endif
+
+/* ---- USDT probes ----------------------------------------------------- */
+#ifdef SHMK_NO_SDT
+#define PROBE2(n, a, b)			do { } while (0)
+#define PROBE3(n, a, b, c)		do { } while (0)
+#define PROBE4(n, a, b, c, d)		do { } while (0)
+#else
+#include <sys/sdt.h>
+#define PROBE2(n, a, b)			DTRACE_PROBE2(shmk, n, a, b)
+#define PROBE3(n, a, b, c)		DTRACE_PROBE3(shmk, n, a, b, c)
+#define PROBE4(n, a, b, c, d)		DTRACE_PROBE4(shmk, n, a, b, c, d)
+#endif
+
+/* ======================================================================
+ * Layout of the user region (arena offsets).
+ *
+ *   0            struct lm_hdr            (LM_HDR_SIZE)
+ *   slots_off    struct lm_slot[member_max + 1]   (slot 0: unused)
+ *   refs_off     struct lm_ref[member_max][refs_max]
+ *   desc_off     struct lm_page[npages]   page map (truth of the heap)
+ *   bits_off     uint64_t[npages][8]      chunk bitmaps: alloc, buffer
+ *   tree_off     struct lm_node[2*leaves] free-run tree (derived)
+ *   heap_off     npages pages             what the allocator hands out
+ * ====================================================================== */
+#define LM_MAGIC	0x4c4d4853U	/* "SHML" */
+#define LM_VERSION	1
+#define LM_PAGE_SHIFT	12
+#define LM_PAGE		(1U << LM_PAGE_SHIFT)
+#define LM_NONE		0xffffffffU
+#define LM_JOURNALS	8
+#define LM_MEMBERS_MAX	4095
+#define LM_REFS_MAX	65535
+
+/* init word */
+#define LM_INIT_BUSY	0x80000000U	/* | id of the initialiser */
+#define LM_INIT_DONE	0x40000000U
+
+/* The lock layout every library lock uses: robust entry, then the word. */
+struct lm_lock {
+	__u64 next;		/* struct shmk_robust_entry */
+	uint32_t word;
+	uint32_t spare;
+};
+#define LM_LOCK_DELTA	8	/* lock word = entry + 8 */
+#define LM_LOCK_NOTREC	SHMK_LOCK_OWNER_MASK	/* not recoverable */
+
+struct lm_hdr {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t init;		/* LM_INIT_* */
+	uint32_t page_size;
+	uint64_t user_size;
+	uint32_t member_max;
+	uint32_t refs_max;
+	uint32_t reserve_pages;
+	uint32_t npages;
+	uint32_t leaves;
+	uint32_t pad0;
+	uint64_t slots_off;
+	uint64_t refs_off;
+	uint64_t desc_off;
+	uint64_t bits_off;
+	uint64_t tree_off;
+	uint64_t heap_off;
+	uint64_t seed;
+	uint8_t pad1[256 - 104];
+	/* 256: roots */
+	uint64_t roots[SHMK_ROOTS];
+	/* 384: the heap lock and what it protects */
+	struct lm_lock heap_lock;
+	uint32_t free_pages;	/* heap lock */
+	uint32_t orphan_head;	/* owner-0 page list, heap lock */
+	uint32_t heap_epoch;	/* bumped by every rebuild */
+	uint8_t pad2[64 - 28];
+	/* 448: waiting allocations */
+	uint32_t waiters;	/* members waiting for memory */
+	uint32_t free_seq;	/* bumped by frees seen with waiters */
+	uint8_t pad3[64 - 8];
+};
+#define LM_HDR_SIZE	512
+_Static_assert(sizeof(struct lm_hdr) == LM_HDR_SIZE, "lm_hdr");
+_Static_assert(offsetof(struct lm_hdr, roots) == 256, "roots");
+
+/* Journal of the buffer operation a member has in flight. */
+enum {
+	LJ_NONE = 0,
+	LJ_CREATE,	/* new buffer @buf into (@table, @slot) */
+	LJ_CLONE,	/* +1 ref of @buf into (@table, @slot), @rc_before */
+	LJ_DROP,	/* -1 ref of @buf from (@table, @slot), @rc_before */
+	LJ_FREE,	/* @buf reached 0: its block is being freed */
+	LJ_ACCEPT,	/* @token into (@table, @slot) */
+};
+
+struct lm_journal {
+	uint32_t op;		/* written last (release), cleared first */
+	uint32_t slot;
+	uint32_t table;
+	uint32_t rc_before;
+	uint64_t buf;
+	uint64_t nonce;
+	uint64_t token;
+	uint64_t pad[3];
+};
+
+/*
+ * lm_slot.ctl: state (bits 60..63), helper id (48..59) and the low 16 bits
+ * of its generation (32..47) while in RECLAIM, generation (0..31).
+ */
+#define LS_FREE		0ULL
+#define LS_LIVE		1ULL
+#define LS_RECLAIM	2ULL
+#define LS_STATE(c)	((c) >> 60)
+#define LS_HELPER(c)	((uint32_t)(((c) >> 48) & 0xfff))
+#define LS_HGEN(c)	((uint32_t)(((c) >> 32) & 0xffff))
+#define LS_GEN(c)	((uint32_t)(c))
+#define LS_MAKE(s, h, g) (((uint64_t)(s) << 60) | ((uint64_t)(h) << 48) | \
+			  (uint64_t)(g))
+#define LS_MAKE_RECLAIM(h, hg, g) (LS_MAKE(LS_RECLAIM, h, g) | \
+				   ((uint64_t)((hg) & 0xffff) << 32))
+
+struct lm_slot {
+	uint64_t ctl;
+	uint32_t pages_head;	/* owner page list, heap lock */
+	uint32_t reserve_page;	/* heap lock; LM_NONE */
+	struct shmk_robust_head robust;
+	uint64_t nonce_next;	/* buffer nonces */
+	uint32_t reserve_npages; /* heap lock */
+	uint32_t pad0;
+	uint8_t pad1[128 - 56];
+	struct lm_journal j[LM_JOURNALS];
+};
+#define LM_SLOT_SIZE	(128 + LM_JOURNALS * 64)
+_Static_assert(sizeof(struct lm_journal) == 64, "journal");
+_Static_assert(sizeof(struct lm_slot) == LM_SLOT_SIZE, "lm_slot");
+
+/* Holdings table entry. state: kind (bits 0..3) + data. */
+#define LR_EMPTY	0ULL
+#define LR_SETUP	1ULL	/* claimed by the owner, holds nothing yet */
+#define LR_HELD		2ULL	/* one reference */
+#define LR_TRANSIT	3ULL	/* passed: dest (4..15), nonce (16..63) */
+#define LR_TAKEN	4ULL	/* accepted by (4..15), nonce (16..63) */
+#define LR_RECALLED	5ULL	/* taken back, reference still counted */
+#define LR_KIND(s)	((s) & 0xf)
+#define LR_WHO(s)	((uint32_t)(((s) >> 4) & 0xfff))
+#define LR_NONCE(s)	((s) >> 16)
+#define LR_MAKE(k, who, nonce) ((k) | ((uint64_t)(who) << 4) | \
+				((uint64_t)(nonce) << 16))
+struct lm_ref {
+	uint64_t state;
+	uint64_t buf;		/* stable while the state is not EMPTY */
+};
+
+/* Page map entry. tag: magic (16..31) | type (8..15) | class (0..7). */
+#define PG_MAGIC	0x5a6bU
+#define PG_FREE		0
+#define PG_LARGE	1
+#define PG_CHUNK	2
+#define PG_CONT		3	/* second page of a 2-page chunk */
+#define PG_RESERVE	4
+#define PG_TAG(type, cls) ((PG_MAGIC << 16) | ((type) << 8) | (cls))
+#define PG_TYPE(t)	(((t) >> 8) & 0xff)
+#define PG_CLASS(t)	((t) & 0xff)
+#define PG_VALID(t)	(((t) >> 16) == PG_MAGIC)
+#define PGF_BUF		1U	/* large: storage of a buffer */
+
+struct lm_page {
+	uint32_t tag;		/* 0: free (or interior of a run) */
+	uint32_t npages;	/* head: run length; CONT: head index */
+	uint32_t owner;		/* member id, 0 = arena (orphan) */
+	uint32_t gen;
+	uint32_t next;		/* owner list */
+	uint32_t prev;
+	uint32_t flags;		/* PGF_*, atomic */
+	uint32_t pad;
+};
+#define LM_BITS_WORDS	8	/* per page: 4 alloc + 4 buffer words */
+
+struct lm_node {
+	uint32_t best;
+	uint32_t pre;
+	uint32_t suf;
+	uint32_t lazy;		/* 0, 1 = set free, 2 = set used */
+};
+
+/* Small size classes. */
+#define LM_NCLASS	24
+struct lm_class {
+	uint32_t size;
+	uint32_t pages;		/* chunk pages */
+	uint32_t nslots;
+	uint32_t recip;		/* slot = (rel * recip) >> 32 */
+};
+extern const struct lm_class lm_classes[LM_NCLASS];
+extern const uint8_t lm_class_of16[SHMK_ALLOC_SMALL_MAX / 16 + 1];
+
+/* Buffer header at the start of its block. */
+#define LB_MAGIC	0x46554253U	/* "SBUF" */
+#define LB_DEAD		0x44414544U
+struct lm_buf {
+	struct lm_lock lock;	/* lock.spare holds the magic */
+	uint64_t nonce;
+	uint32_t rc;		/* under the buffer lock; read atomically */
+	uint32_t flags;
+	uint64_t cap;		/* bytes after the header */
+	uint64_t head;		/* first data byte, from the area start */
+	uint64_t len;
+	uint64_t pad;
+};
+#define LB_HDR		64
+_Static_assert(sizeof(struct lm_buf) == LB_HDR, "lm_buf");
+
+/* ======================================================================
+ * Process-local state.
+ * ====================================================================== */
+struct lm_geom {		/* validated copy of the header's layout */
+	uint64_t user_size;
+	uint32_t member_max, refs_max, reserve_pages, npages, leaves;
+	uint64_t slots_off, refs_off, desc_off, bits_off, tree_off, heap_off;
+};
+
+struct shmk_arena;
+
+struct shmk_be_ops {
+	const char *name;
+	/* create/attach: sets base, size, id, gen, be_member_max, created */
+	int (*open)(struct shmk_arena *a, const char *name,
+		    const struct shmk_arena_opts *o, unsigned int flags,
+		    bool create);
+	/* end the membership: clean (detach) or not (error paths) */
+	void (*close)(struct shmk_arena *a, bool clean);
+	/* abs: CLOCK_MONOTONIC deadline or NULL; flags SHMK_WAIT_* */
+	int (*wait)(struct shmk_arena *a, uint64_t off, uint32_t expected,
+		    const struct timespec *abs, unsigned int flags);
+	int (*wake)(struct shmk_arena *a, uint64_t off, uint32_t n);
+	int (*set_robust)(struct shmk_arena *a, uint64_t head_off);
+	/* move pending backend events into the local queue (ev_lock held) */
+	int (*pump)(struct shmk_arena *a);
+	/* 1 and *gen if member @id is live now, 0 if not */
+	int (*member)(struct shmk_arena *a, uint32_t id, uint32_t *gen);
+	int (*remove)(const char *name, unsigned int flags);
+};
+
+extern const struct shmk_be_ops shmk_be_kmod;
+extern const struct shmk_be_ops shmk_be_portable;
+
+struct lm_chunklist {
+	uint32_t *pg;
+	uint32_t n, cap, rr;
+};
+
+struct shmk_arena {
+	const struct shmk_be_ops *be;
+	void *bp;			/* backend private */
+	uint8_t *base;			/* user region */
+	uint64_t size;
+	uint32_t id, gen;
+	uint32_t be_member_max;
+	bool created, rdonly, lib_ready;
+	char name[SHMK_NAME_MAX];
+	struct lm_geom g;
+	struct lm_hdr *hdr;
+	int epfd;			/* the event fd handed to the app */
+	int evfd;			/* eventfd: local queue non-empty */
+
+	/* Serialises edits of this member's robust list (one op_pending). */
+	pthread_mutex_t rl_lock;
+	/* Protects evq*, rcq*, and calls into be->pump. */
+	pthread_mutex_t ev_lock;
+	/* Serialises shmk_arena_events() (pump, reclaim, pop). */
+	pthread_mutex_t rc_lock;
+	struct shmk_event *evq;
+	unsigned int evq_head, evq_len, evq_cap;
+	uint64_t evq_lost;
+	struct { uint32_t id, gen; } *rcq;	/* reclaims still to run */
+	unsigned int rcq_len, rcq_cap;
+
+	/* allocator: cur[] is read lock-free; al_lock guards cl[] */
+	uint32_t cur[LM_NCLASS];	/* current chunk page + 1, atomic */
+	pthread_mutex_t al_lock;
+	struct lm_chunklist cl[LM_NCLASS];
+
+	/* buffers */
+	uint32_t jbits;			/* journal slots in use, atomic */
+	pthread_mutex_t j_lock;		/* with j_cond: wait for a slot */
+	pthread_cond_t j_cond;
+	uint32_t ref_cursor;		/* atomic */
+};
+
+/* ---- geometry helpers ------------------------------------------------ */
+static inline void *A_PTR(const struct shmk_arena *a, uint64_t off)
+{
+	return a->base + off;
+}
+
+static inline struct lm_slot *lm_slot(const struct shmk_arena *a,
+				      uint32_t id)
+{
+	return (struct lm_slot *)(a->base + a->g.slots_off +
+				  (uint64_t)id * LM_SLOT_SIZE);
+}
+
+static inline struct lm_ref *lm_ref(const struct shmk_arena *a, uint32_t id,
+				    uint32_t idx)
+{
+	return (struct lm_ref *)(a->base + a->g.refs_off +
+				 ((uint64_t)(id - 1) * a->g.refs_max + idx) *
+				 sizeof(struct lm_ref));
+}
+
+static inline struct lm_page *lm_desc(const struct shmk_arena *a, uint32_t p)
+{
+	return (struct lm_page *)(a->base + a->g.desc_off) + p;
+}
+
+static inline uint64_t *lm_bits(const struct shmk_arena *a, uint32_t p)
+{
+	return (uint64_t *)(a->base + a->g.bits_off) +
+		(uint64_t)p * LM_BITS_WORDS;
+}
+
+static inline uint64_t lm_page_off(const struct shmk_arena *a, uint32_t p)
+{
+	return a->g.heap_off + ((uint64_t)p << LM_PAGE_SHIFT);
+}
+
+static inline bool off_ok(const struct shmk_arena *a, uint64_t off,
+			  uint64_t len, uint64_t align)
+{
+	return off < a->size && len <= a->size - off && (off & (align - 1)) == 0;
+}
+
+/* ---- util.c ---------------------------------------------------------- */
+uint64_t shmk_now_ns(void);
+void shmk_deadline(struct timespec *ts, int64_t timeout_ns);
+bool shmk_deadline_passed(const struct timespec *ts);
+int shmk_proc_starttime(int pid, uint64_t *start, int *state, int *exit_code);
+int shmk_name_ok(const char *name);
+uint64_t shmk_random64(void);
+
+/* ---- arena.c --------------------------------------------------------- */
+int shmk_ev_push(struct shmk_arena *a, const struct shmk_event *ev);
+int shmk_wait_internal(struct shmk_arena *a, uint64_t off, uint32_t expected,
+		       const struct timespec *abs, unsigned int flags);
+int shmk_pump_and_reclaim(struct shmk_arena *a);
+bool shmk_member_live(struct shmk_arena *a, uint32_t id, uint32_t gen);
+int lm_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);
+#define LM_WAIT_NOLOCALQ	(1U << 16)	/* ignore the local queue */
+
+/* ---- lock.c ---------------------------------------------------------- */
+int lm_lock_acquire(struct shmk_arena *a, uint64_t off,
+		    const struct timespec *abs);
+int lm_lock_release(struct shmk_arena *a, uint64_t off);
+int lm_lock_consistent(struct shmk_arena *a, uint64_t off);
+int lm_robust_walk(struct shmk_arena *a, uint64_t head_off, uint32_t dead_id);
+bool lm_robust_empty(struct shmk_arena *a);
+
+/* ---- alloc.c --------------------------------------------------------- */
+int lm_heap_init(struct shmk_arena *a);
+int lm_heap_attach(struct shmk_arena *a);
+void lm_heap_detach_local(struct shmk_arena *a);
+int lm_alloc(struct shmk_arena *a, uint64_t size, unsigned int flags,
+	     const struct timespec *abs, uint64_t *off);
+int lm_free(struct shmk_arena *a, uint64_t off, bool buffer);
+int lm_block_lookup(struct shmk_arena *a, uint64_t off, uint64_t *usable,
+		    bool *is_buf, bool *allocated);
+int lm_block_mark_buf(struct shmk_arena *a, uint64_t off);
+int lm_heap_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);
+int lm_heap_lock(struct shmk_arena *a);
+void lm_heap_unlock(struct shmk_arena *a);
+int lm_heap_check(struct shmk_arena *a, char *msg, size_t len,
+		  uint32_t *nbufs, uint64_t **bufs);
+void lm_reserve_refill(struct shmk_arena *a);
+
+/* ---- buf.c ----------------------------------------------------------- */
+int lm_buf_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);
+int lm_buf_repair(struct shmk_arena *a, uint64_t buf);
+int lm_buf_check_refs(struct shmk_arena *a, uint64_t *bufs, uint32_t n,
+		      char *msg, size_t len, bool refs);
+int lm_journal_resolve_all(struct shmk_arena *a, uint32_t id);
+
+#endif /* SHMK_INT_H */

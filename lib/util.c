@@ -1,0 +1,127 @@
+/*
+ * Small helpers: clocks, /proc parsing, names, randomness.
+ */
+#include "shmk_int.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+uint64_t shmk_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Absolute CLOCK_MONOTONIC deadline for a relative timeout >= 0. */
+void shmk_deadline(struct timespec *ts, int64_t timeout_ns)
+{
+	uint64_t t = shmk_now_ns();
+
+	if (timeout_ns > 0) {
+		if ((uint64_t)timeout_ns > UINT64_MAX / 2)
+			timeout_ns = INT64_MAX / 2;
+		t += (uint64_t)timeout_ns;
+	}
+	ts->tv_sec = (time_t)(t / 1000000000ULL);
+	ts->tv_nsec = (long)(t % 1000000000ULL);
+}
+
+bool shmk_deadline_passed(const struct timespec *ts)
+{
+	uint64_t d;
+
+	if (!ts)
+		return false;
+	d = (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
+	return shmk_now_ns() >= d;
+}
+
+/*
+ * Read fields of /proc/<pid>/stat: start time (clock ticks after boot,
+ * field 22), state (field 3) and exit code (field 52, only shown for a
+ * zombie we may ptrace-read). -ESRCH if there is no such process.
+ */
+int shmk_proc_starttime(int pid, uint64_t *start, int *state, int *exit_code)
+{
+	char path[64], buf[1024];
+	char *p, *save = NULL, *tok;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -EIO;
+	if (exit_code)
+		*exit_code = -1;
+	field = 3;
+	for (tok = strtok_r(p + 2, " \n", &save); tok;
+	     tok = strtok_r(NULL, " \n", &save), field++) {
+		if (field == 3 && state)
+			*state = tok[0];
+		else if (field == 22 && start)
+			*start = strtoull(tok, NULL, 10);
+		else if (field == 52 && exit_code)
+			*exit_code = (int)strtol(tok, NULL, 10);
+	}
+	return field > 22 ? 0 : -EIO;
+}
+
+int shmk_name_ok(const char *name)
+{
+	size_t len;
+
+	if (!name)
+		return -EINVAL;
+	len = strnlen(name, SHMK_NAME_MAX);
+	if (len == 0 || len >= SHMK_NAME_MAX || strchr(name, '/'))
+		return -EINVAL;
+	return 0;
+}
+
+uint64_t shmk_random64(void)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
+		v = shmk_now_ns() ^ ((uint64_t)getpid() << 32);
+	return v;
+}
+
+#ifdef SHMK_TEST_HOOKS
+/*
+ * Test builds only: SHMK_TEST_CRASH_AFTER=n (or shmk__crash_after) kills
+ * the process with SIGKILL at the n-th crash point whose name starts with
+ * shmk__crash_filter (all points when NULL).
+ */
+#include <signal.h>
+
+long shmk__crash_after;
+const char *shmk__crash_filter;
+long shmk__crash_seen;
+
+void shmk__crashpoint(const char *where)
+{
+	if (shmk__crash_filter &&
+	    strncmp(where, shmk__crash_filter, strlen(shmk__crash_filter)))
+		return;
+	__atomic_fetch_add(&shmk__crash_seen, 1, __ATOMIC_RELAXED);
+	if (shmk__crash_after > 0 &&
+	    __atomic_sub_fetch(&shmk__crash_after, 1, __ATOMIC_RELAXED) == 0)
+		raise(SIGKILL);
+}
+#endif
