@@ -850,7 +850,12 @@ static int pt_wait(struct shmk_arena *a, uint64_t off, uint32_t expected,
 	       abs ? (int64_t)abs->tv_sec * 1000000000LL + abs->tv_nsec : -1);
 	if (events)
 		st_sc(&me->wait_off, off + 1);
-	if ((scan_try(a) && events) || (events && events_pending(a))) {
+	/*
+	 * Only a wait that reports events pays for a scan on entry (an
+	 * epoll_wait and a read). A NO_EVENTS waiter still scans at the end
+	 * of every slice, which is how it notices a dead lock holder.
+	 */
+	if (events && (scan_try(a) || events_pending(a))) {
 		ret = SHMK_WAIT_EVENT;
 		goto out;
 	}
