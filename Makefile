@@ -14,6 +14,8 @@ KVER ?= $(shell scripts/kver.sh)
 KDIR ?= /lib/modules/$(KVER)/build
 VMLINUZ ?= /boot/vmlinuz-$(KVER)
 BUILD := $(CURDIR)/build
+# Suites the VM runs against the real module (library ones on kmod).
+VM_SUITES := tests/kmod tests/integ
 export KVER KDIR VMLINUZ BUILD
 
 .PHONY: all deps module lib tests examples tools bench demo check check-host \
@@ -64,7 +66,8 @@ check-host: lib tests
 check-vm: module tests
 	@mkdir -p $(BUILD)
 	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
-		--result $(BUILD)/check-vm.result tests/kmod
+		--env SHMK_BACKEND=kmod --test-timeout 120 --timeout 900 --quiet \
+		--result $(BUILD)/check-vm.result $(VM_SUITES)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
