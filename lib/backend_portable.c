@@ -19,7 +19,7 @@
  *  - stale objects (every member dead, not persistent) are unlinked by the
  *    next create or attach, under an exclusive flock of the object
  *    (attachers hold a shared one while they claim a slot).
- * Weaker than kmod (see DESIGN.md): cleanup needs a surviving member; an
+ * Weaker than kmod (see Documentation/library-design.md): cleanup needs a surviving member; an
  * exit status is exact only for a member that is this process's child or
  * still a zombie; all members must share a pid namespace.
  */

@@ -1,6 +1,7 @@
 /*
  * libshmk internals: the library's layout inside the user region, the
- * process-local arena handle and the backend interface. See DESIGN.md.
+ * process-local arena handle and the backend interface. See
+ * Documentation/library-design.md.
  */
 #ifndef SHMK_INT_H
 #define SHMK_INT_H

@@ -13,7 +13,7 @@
  *  - a struct shmk_arena handle may be used by several threads of the
  *    process that attached it, never by a forked child (which attaches on
  *    its own).
- * See lib/DESIGN.md for the layout and the crash-recovery rules.
+ * See Documentation/library-design.md for the layout and the crash-recovery rules.
  */
 #ifndef SHMK_H
 #define SHMK_H
