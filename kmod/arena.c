@@ -142,8 +142,9 @@ struct shmk_arena *shmk_arena_create(unsigned int ns_inum, const char *name,
 	arena->member_max = shmk_max_members;
 	arena->created_ns = ktime_get_ns();
 
+	/* Sized by user input and limited by the memcg: fail quietly. */
 	arena->slots = kcalloc(arena->member_max, sizeof(*arena->slots),
-			       GFP_KERNEL_ACCOUNT);
+			       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!arena->slots)
 		goto err_free;
 
@@ -156,7 +157,7 @@ struct shmk_arena *shmk_arena_create(unsigned int ns_inum, const char *name,
 	arena->nr_pages = arena->nr_ctrl_pages + nr_user;
 
 	arena->pages = kvcalloc(arena->nr_pages, sizeof(*arena->pages),
-				GFP_KERNEL_ACCOUNT);
+				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!arena->pages)
 		goto err_free;
 

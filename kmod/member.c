@@ -32,8 +32,9 @@ struct shmk_member *shmk_member_alloc(void)
 	if (!m)
 		return NULL;
 	m->ev_cap = shmk_event_queue_len;
+	/* A tight memcg makes this fail: -ENOMEM, not a warning splat. */
 	m->ev_ring = kvcalloc(m->ev_cap, sizeof(*m->ev_ring),
-			      GFP_KERNEL_ACCOUNT);
+			      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!m->ev_ring) {
 		kfree(m);
 		return NULL;
