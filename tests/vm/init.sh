@@ -6,6 +6,7 @@
 #   env      K=V lines exported to every test program
 #   tests    one "suite/t_name" per line, run in that order
 #   cmd.sh   with --cmd: run instead of the tests
+#   post.sh  with --post-cmd: run after rmmod, before the dmesg scan
 #
 # Console protocol. The kernel console is ttyS0; everything below writes
 # to ttyS1, so test output is never interleaved with kernel messages. The
@@ -16,7 +17,7 @@
 #   @@SHMK-END suite/test rc=N          (N=124: killed by the test timeout)
 #   @@SHMK-UNKILLABLE suite/test        (could not kill it: the VM stops)
 #   @@SHMK-DIAG-BEGIN name / @@SHMK-DIAG-END name   (diagnostics block)
-#   @@SHMK-CHECK stats|rmmod|dmesg ok|fail|skip [reason]
+#   @@SHMK-CHECK stats|rmmod|post|dmesg ok|fail|skip [reason]
 #   @@SHMK-DONE uptime=S
 
 # Re-entered as the per-test watchdog: /init --watchdog PID SECS NAME
@@ -307,6 +308,22 @@ if [ -n "$MODULE" ] && [ $insmod_ok = 1 ]; then
 		else
 			echo "@@SHMK-CHECK rmmod fail $(head -n 1 /run/harness/rmmod.out)"
 		fi
+	fi
+fi
+
+# 4. The caller's own post-check (--post-cmd): after rmmod, so that what
+# the module freed or failed to free at unload is visible to it.
+if [ -f /harness/post.sh ]; then
+	echo "shmk-harness: BEGIN post-cmd" > /dev/kmsg
+	bounded post 600 /bin/sh /harness/post.sh
+	echo "shmk-harness: END post-cmd rc=$RC" > /dev/kmsg
+	if [ "$RC" = 0 ]; then
+		echo "@@SHMK-CHECK post ok"
+	else
+		echo "@@SHMK-DIAG-BEGIN post"
+		cat /run/harness/post.out
+		echo "@@SHMK-DIAG-END post"
+		echo "@@SHMK-CHECK post fail --post-cmd exited $RC"
 	fi
 fi
 

@@ -41,6 +41,9 @@ Options:
   --cmd 'COMMAND'      run this shell command instead of the suites (cwd
                        /tmp); its output is passed through; TAP lines in it
                        are counted, otherwise its exit status is the result
+  --post-cmd 'COMMAND' one more check, vm/post: this shell command runs after
+                       rmmod and before the dmesg scan (e.g. a kmemleak
+                       scan); it passes if it exits 0 within 600 s
   --kernel-args ARGS   append to the kernel command line
   --mem MB             guest memory (default 1024)
   --smp N              guest CPUs (default 2)
@@ -64,7 +67,7 @@ die() {
 
 kernel=${VMLINUZ:-}
 module='' module_args='' result='' vm_timeout='' test_timeout=60 cmd=''
-have_cmd=0 kernel_args='' mem=1024 smp=2 quiet=0 keep=0
+have_cmd=0 post_cmd='' kernel_args='' mem=1024 smp=2 quiet=0 keep=0
 envs=() extras=() suites=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -72,11 +75,12 @@ while [ $# -gt 0 ]; do
 	--module) module=${2:?}; shift ;;
 	--module-args) module_args=${2?}; shift ;;
 	--result) result=${2:?}; shift ;;
-	--timeout) vm_timeout=${2:?}; shift ;;
+	--timeout) vm_timeout=${2:?}; vm_timeout_set=1; shift ;;
 	--test-timeout) test_timeout=${2:?}; shift ;;
 	--env) envs+=("${2:?}"); shift ;;
 	--extra) extras+=("${2:?}"); shift ;;
 	--cmd) cmd=${2?}; have_cmd=1; shift ;;
+	--post-cmd) post_cmd=${2:?}; shift ;;
 	--kernel-args) kernel_args=${2?}; shift ;;
 	--mem) mem=${2:?}; shift ;;
 	--smp) smp=${2:?}; shift ;;
@@ -313,7 +317,9 @@ if [ $have_cmd = 1 ]; then
 else
 	ntests=${#tests[@]}
 fi
+[ -z "$post_cmd" ] || printf '%s\n' "$post_cmd" > "$rootfs/harness/post.sh"
 [ -n "$vm_timeout" ] || vm_timeout=$((60 + ntests * (test_timeout + 30)))
+[ -z "$post_cmd" ] || [ -n "${vm_timeout_set:-}" ] || vm_timeout=$((vm_timeout + 600))
 
 initrd=$work/initrd.gz
 (cd "$rootfs" && find . -print0 | LC_ALL=C sort -z |
@@ -474,7 +480,7 @@ if [ ${#notrun[@]} -gt 0 ] && [ "${checks[insmod]:-}" != fail ]; then
 	[ -n "$vm_fail" ] || vm_fail="the VM stopped before running every test"
 fi
 
-for c in stats rmmod dmesg; do
+for c in stats rmmod post dmesg; do
 	st=${checks[$c]:-}
 	case $st in
 	ok) tap_check "vm/$c" ok ;;
