@@ -4,6 +4,7 @@
 #   make check        install deps, build, run host and VM suites
 #   make check-host   host suites only (unit + portable integration)
 #   make check-vm     VM suite only (real module in Debian's kernel under qemu)
+#   make check-debug  module suite on a lockdep/KASAN/kmemleak debug kernel
 #   make demo         client/server demo with crash recovery (in the VM)
 #   make bench        benchmarks and report in bench/results (QUICK=1: smoke)
 #
@@ -19,7 +20,7 @@ VM_SUITES := tests/kmod tests/integ
 export KVER KDIR VMLINUZ BUILD
 
 .PHONY: all deps module lib tests examples tools bench demo check check-host \
-	check-vm clean lint checkpatch sparse
+	check-vm check-debug clean lint checkpatch sparse
 
 all: module lib tests examples
 
@@ -68,6 +69,14 @@ check-vm: module tests
 	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
 		--env SHMK_BACKEND=kmod --test-timeout 120 --timeout 900 --quiet \
 		--result $(BUILD)/check-vm.result $(VM_SUITES)
+
+# The module suite on a debug kernel (lockdep, KASAN, kmemleak, atomic
+# sleep, UBSAN). The first run builds that kernel from Debian's
+# linux-source (10-20 min, cached in /var/cache/shmk); later runs ~1 min.
+check-debug: tests
+	@scripts/install-deps.sh --lint
+	@mkdir -p $(BUILD)
+	scripts/debug-kernel.sh check --result $(BUILD)/check-debug.result tests/kmod
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
