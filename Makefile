@@ -16,7 +16,9 @@ KDIR ?= /lib/modules/$(KVER)/build
 VMLINUZ ?= /boot/vmlinuz-$(KVER)
 BUILD := $(CURDIR)/build
 # Suites the VM runs against the real module (library ones on kmod).
-VM_SUITES := tests/kmod tests/integ
+VM_SUITES := tests/kmod tests/integ tests/msg
+# Suites the host runs (portable backend).
+HOST_SUITES := tests/unit tests/integ tests/msg
 export KVER KDIR VMLINUZ BUILD
 
 .PHONY: all deps module lib tests examples tools bench demo check check-host \
@@ -45,12 +47,13 @@ bench: lib
 
 # The main job: on /dev/shmk if this host has it, else in the VM.
 demo: deps
-	$(MAKE) module examples
-	@if [ -c /dev/shmk ]; then examples/crashdemo; else \
+	$(MAKE) module lib examples
+	@if [ -c /dev/shmk ]; then examples/demo; else \
 	  echo "demo: this host cannot load shmk.ko: running it in a VM"; \
+	  echo "demo: (SHMK_BACKEND=portable examples/demo runs it on this host)"; \
 	  tests/vm/run-vm.sh --module kmod/shmk.ko --quiet --verbose \
-	    --extra examples/crashdemo:/bin/crashdemo --cmd crashdemo \
-	    --test-timeout 120; fi
+	    --env SHMK_BACKEND=kmod --extra examples/demo:/bin/demo \
+	    --cmd demo --test-timeout 120; fi
 
 # Every test: host then VM; one closing line for both.
 check: deps
@@ -62,7 +65,7 @@ check: deps
 
 check-host: lib tests
 	@mkdir -p $(BUILD)
-	tests/run-host.sh --result $(BUILD)/check-host.result
+	tests/run-host.sh --result $(BUILD)/check-host.result $(HOST_SUITES)
 
 check-vm: module tests
 	@mkdir -p $(BUILD)

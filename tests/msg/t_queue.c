@@ -1,0 +1,710 @@
+/*
+ * Queues: bounded and unbounded, many producers, first-come-first-served
+ * back-pressure, wake suppression, producers and consumers that die at
+ * the wrong moment, and every byte back at the end of each case.
+ */
+#include "msgt.h"
+
+#define NPROD		4
+#define PER_PROD	20000
+
+static char aname[64];
+
+static struct shmk_arena *make_arena(void)
+{
+	struct shmk_arena_opts o = {
+		.size = 8 << 20, .max_members = 32, .refs_per_member = 256,
+	};
+	struct shmk_arena *a = NULL;
+	int r;
+
+	tname(aname, sizeof(aname), "q");
+	r = shmk_arena_create(aname, &o, SHMK_OPEN_EXCL, &a);
+	if (r)
+		diag("arena_create(%s): %d", aname, r);
+	return a;
+}
+
+static struct shmk_arena *join(void)
+{
+	struct shmk_arena *a = NULL;
+
+	if (shmk_arena_attach(aname, 0, &a))
+		return NULL;
+	return a;
+}
+
+static struct shmk_queue *mkq(struct shmk_arena *a, uint32_t cap,
+			      uint32_t flags, uint32_t bb)
+{
+	struct shmk_queue_opts o = { .capacity = cap, .flags = flags,
+				     .block_bytes = bb };
+	struct shmk_queue *q = NULL;
+	int r = shmk_queue_create(a, &o, &q);
+
+	if (r)
+		diag("queue_create: %d", r);
+	return q;
+}
+
+/* A producer handle of @q for this same process. */
+static struct shmk_queue *self_producer(struct shmk_arena *a,
+					struct shmk_queue *q)
+{
+	struct shmk_queue *p = NULL;
+	uint64_t tok;
+
+	if (shmk_queue_share(q, 0, &tok) || shmk_queue_open(a, tok, &p))
+		return NULL;
+	return p;
+}
+
+static int send1(struct shmk_queue *p, uint64_t tag, unsigned int flags,
+		 int64_t timeout)
+{
+	struct shmk_qmsg m = { .val = tag * 3, .tag = tag, .len = 64 };
+
+	return shmk_queue_send(p, &m, flags, timeout);
+}
+
+/* Receive exactly one, eating membership events on the way. */
+static int recv1(struct shmk_arena *a, struct shmk_queue *q,
+		 struct shmk_qmsg *m, int64_t timeout)
+{
+	int r;
+
+	for (;;) {
+		r = shmk_queue_recv(q, m, 1, timeout);
+		if (r != 0)
+			return r;
+		eat_events(a);
+	}
+}
+
+/* ---- child programs ---------------------------------------------------- */
+
+struct child {
+	uint64_t token;
+	int idx;
+	int count;
+	unsigned int flags;
+	int64_t timeout;
+	int wfd;		/* tells the parent something */
+	int rfd;		/* waits for the parent */
+	const char *crash;	/* SHMK_MSG_CRASH before the last send */
+};
+
+static int producer_main(void *arg)
+{
+	struct child *c = arg;
+	struct shmk_arena *a = join();
+	struct shmk_queue *p = NULL;
+	int i, r;
+
+	if (!a || shmk_queue_open(a, c->token, &p))
+		return 10;
+	for (i = 0; i < c->count; i++) {
+		if (c->crash && i == c->count - 1)
+			setenv("SHMK_MSG_CRASH", c->crash, 1);
+		r = send1(p, ((uint64_t)c->idx << 32) | (uint64_t)i,
+			  c->flags, c->timeout);
+		if (r) {
+			diag("producer %d: send %d: %d", c->idx, i, r);
+			return r == -ETIMEDOUT ? 3 : r == -EPIPE ? 4 : 11;
+		}
+	}
+	if (c->wfd >= 0) {
+		struct shmk_arena_info ai;
+
+		shmk_arena_info(a, &ai);
+		put64(c->wfd, c->crash ? ai.member_id : (uint64_t)c->idx);
+	}
+	if (c->rfd >= 0) {
+		uint64_t v;
+
+		get64(c->rfd, &v, 60000);
+	}
+	r = shmk_queue_close(p, 30 * SEC);
+	if (r)
+		return 12;
+	return shmk_arena_detach(a) ? 13 : 0;
+}
+
+/* ---- cases ----------------------------------------------------------------- */
+
+static void t_basic(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_arena_info ai;
+	struct shmk_queue *q, *p;
+	struct shmk_qmsg m[8];
+	int r, i;
+
+	if (!ok(a != NULL, "basic: arena"))
+		return;
+	shmk_arena_info(a, &ai);
+	q = mkq(a, 16, 0, 0);
+	p = q ? self_producer(a, q) : NULL;
+	if (!ok(q && p, "basic: create, share, open"))
+		return;
+	is(shmk_queue_recv(q, m, 8, 0), -EAGAIN, "basic: empty, timeout 0");
+	is(shmk_queue_recv(q, m, 8, 5 * MS), -ETIMEDOUT,
+	   "basic: empty, timeout 5 ms");
+	is(shmk_queue_recv(p, m, 8, 0), -EPERM, "basic: producer cannot recv");
+	for (i = 0; i < 3; i++)
+		send1(p, 100 + i, 0, 0);
+	r = shmk_queue_recv(q, m, 8, 0);
+	is(r, 3, "basic: one batch takes the three");
+	ok(r == 3 && m[0].tag == 100 && m[1].tag == 101 && m[2].tag == 102 &&
+	   m[1].val == 303 && m[2].len == 64, "basic: in order, fields intact");
+	ok(r == 3 && m[0].sender == ai.member_id &&
+	   m[0].sender_gen == ai.generation, "basic: sender id and generation");
+	is(shmk_queue_close(p, 0), 0, "basic: producer close");
+	is(shmk_queue_close(q, 0), 0, "basic: consumer close");
+	ok(arena_all_free(a, "basic"), "basic: every byte free");
+	shmk_arena_detach(a);
+}
+
+static void t_bounded_full(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue_stats st;
+	struct shmk_queue *q, *p;
+	struct shmk_qmsg m[16];
+	int i, r, good = 1;
+
+	q = a ? mkq(a, 8, 0, 0) : NULL;
+	p = q ? self_producer(a, q) : NULL;
+	if (!ok(p != NULL, "full: setup"))
+		return;
+	for (i = 0; i < 8; i++)
+		good &= send1(p, i, 0, 0) == 0;
+	ok(good, "full: 8 into capacity 8");
+	is(send1(p, 8, 0, 0), -EAGAIN, "full: 9th is -EAGAIN (non-blocking)");
+	is(send1(p, 8, SHMK_QSEND_WAIT, 10 * MS), -ETIMEDOUT,
+	   "full: waiting 10 ms is -ETIMEDOUT");
+	shmk_queue_stats(q, &st);
+	is(st.ring_used, 8, "full: stats say 8 queued");
+	is(st.waiters, 0, "full: the timed-out sender left the line");
+	r = shmk_queue_recv(q, m, 16, 0);
+	is(r, 8, "full: drained in one batch");
+	for (i = 0; i < r; i++)
+		good &= m[i].tag == (uint64_t)i;
+	ok(good, "full: FIFO");
+	is(send1(p, 9, 0, 0), 0, "full: room again after the drain");
+	shmk_queue_close(p, 0);
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "full"), "full: every byte free");
+	shmk_arena_detach(a);
+}
+
+static void t_no_syscall_when_busy(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue_stats sp, sc;
+	struct shmk_queue *q, *p;
+	struct shmk_qmsg m[4];
+	int i, good = 1;
+
+	q = a ? mkq(a, 64, 0, 0) : NULL;
+	p = q ? self_producer(a, q) : NULL;
+	if (!ok(p != NULL, "nowake: setup"))
+		return;
+	for (i = 0; i < 10000; i++) {
+		good &= send1(p, i, 0, 0) == 0;
+		good &= shmk_queue_recv(q, m, 4, 0) == 1 &&
+			m[0].tag == (uint64_t)i;
+	}
+	shmk_queue_stats(p, &sp);
+	shmk_queue_stats(q, &sc);
+	ok(good, "nowake: 10000 messages through a consumer that never sleeps");
+	is(sp.wakes, 0, "nowake: the producer made no wake syscall");
+	is(sc.sleeps, 0, "nowake: the consumer made no wait syscall");
+	shmk_queue_close(p, 0);
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "nowake"), "nowake: every byte free");
+	shmk_arena_detach(a);
+}
+
+static void t_mpsc(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct child c[NPROD];
+	uint32_t next[NPROD] = { 0 };
+	struct shmk_queue *q;
+	struct shmk_qmsg m[64];
+	pid_t pid[NPROD];
+	int i, r, k, total = 0, bad = 0, rc_ok = 1;
+
+	q = a ? mkq(a, 64, 0, 0) : NULL;
+	if (!ok(q != NULL, "mpsc: setup"))
+		return;
+	for (i = 0; i < NPROD; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		shmk_queue_share(q, 0, &c[i].token);
+		c[i].idx = i;
+		c[i].count = PER_PROD;
+		c[i].flags = SHMK_QSEND_WAIT;
+		c[i].timeout = 30 * SEC;
+		c[i].wfd = c[i].rfd = -1;
+		pid[i] = spawn(producer_main, &c[i]);
+	}
+	while (total < NPROD * PER_PROD) {
+		r = shmk_queue_recv(q, m, 64, 20 * SEC);
+		if (r == 0) {
+			eat_events(a);
+			continue;
+		}
+		if (r < 0) {
+			diag("mpsc: recv: %d after %d", r, total);
+			break;
+		}
+		for (k = 0; k < r; k++) {
+			uint32_t who = (uint32_t)(m[k].tag >> 32);
+			uint32_t seq = (uint32_t)m[k].tag;
+
+			if (who >= NPROD || seq != next[who]) {
+				if (bad++ < 5)
+					diag("mpsc: from %u seq %u, want %u",
+					     who, seq,
+					     who < NPROD ? next[who] : 0);
+			} else {
+				next[who]++;
+			}
+		}
+		total += r;
+	}
+	for (i = 0; i < NPROD; i++)
+		rc_ok &= reap(pid[i]) == 0;
+	is(total, NPROD * PER_PROD, "mpsc: %d producers x %d: all arrived",
+	   NPROD, PER_PROD);
+	is(bad, 0, "mpsc: per-producer order, no loss, no duplicate");
+	ok(rc_ok, "mpsc: producers exited cleanly");
+	eat_events(a);
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "mpsc"), "mpsc: every byte free");
+	shmk_arena_detach(a);
+}
+
+static int waiters(struct shmk_queue *q)
+{
+	struct shmk_queue_stats st;
+
+	shmk_queue_stats(q, &st);
+	return (int)st.waiters;
+}
+
+static void t_fifo(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue *q, *p;
+	struct shmk_qmsg m;
+	struct child c[4];
+	pid_t pid[4];
+	int i, good = 1, lined = 1;
+	uint64_t order[8];
+
+	q = a ? mkq(a, 4, 0, 0) : NULL;
+	p = q ? self_producer(a, q) : NULL;
+	if (!ok(p != NULL, "fifo: setup"))
+		return;
+	for (i = 0; i < 4; i++)
+		send1(p, 1000 + i, 0, 0);
+	for (i = 0; i < 4; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		shmk_queue_share(q, 0, &c[i].token);
+		c[i].idx = i;
+		c[i].count = 1;
+		c[i].flags = SHMK_QSEND_WAIT;
+		c[i].timeout = 30 * SEC;
+		c[i].wfd = c[i].rfd = -1;
+		pid[i] = spawn(producer_main, &c[i]);
+		/* the next one starts once this one is in line */
+		lined &= wait_for(waiters(q) == i + 1, 20000);
+	}
+	ok(lined, "fifo: four senders blocked on a full queue, in line");
+	for (i = 0; i < 8; i++) {
+		if (recv1(a, q, &m, 20 * SEC) != 1) {
+			good = 0;
+			break;
+		}
+		order[i] = m.tag;
+	}
+	for (i = 0; i < 4 && good; i++)
+		good &= order[i] == 1000 + (uint64_t)i &&
+			order[4 + i] == ((uint64_t)i << 32);
+	ok(good, "fifo: blocked senders got in first come, first served");
+	for (i = 0; i < 4; i++)
+		good &= reap(pid[i]) == 0;
+	ok(good, "fifo: senders exited cleanly");
+	eat_events(a);
+	shmk_queue_close(p, 0);
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "fifo"), "fifo: every byte free");
+	shmk_arena_detach(a);
+}
+
+/* A waiter that times out, and one that is killed, do not block the line. */
+static void t_fifo_cancel(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue *q, *p;
+	struct shmk_qmsg m;
+	struct child c[3];
+	pid_t pid[3];
+	int i, lined = 1, rc0, rc1, rc2, got = 0, order_ok = 1;
+
+	q = a ? mkq(a, 2, 0, 0) : NULL;
+	p = q ? self_producer(a, q) : NULL;
+	if (!ok(p != NULL, "cancel: setup"))
+		return;
+	send1(p, 1, 0, 0);
+	send1(p, 2, 0, 0);
+	for (i = 0; i < 3; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		shmk_queue_share(q, 0, &c[i].token);
+		c[i].idx = i;
+		c[i].count = 1;
+		c[i].flags = SHMK_QSEND_WAIT;
+		c[i].timeout = i == 1 ? 300 * MS : 30 * SEC;
+		c[i].wfd = c[i].rfd = -1;
+		pid[i] = spawn(producer_main, &c[i]);
+		lined &= wait_for(waiters(q) == i + 1, 20000);
+	}
+	ok(lined, "cancel: three senders in line");
+	rc1 = reap(pid[1]);
+	is(rc1, 3, "cancel: second sender timed out (-ETIMEDOUT)");
+	kill(pid[0], SIGKILL);
+	rc0 = reap(pid[0]);
+	is(rc0, 128 + SIGKILL, "cancel: first sender killed while served");
+	for (i = 0; i < 3; i++) {
+		if (recv1(a, q, &m, 20 * SEC) != 1)
+			break;
+		got++;
+		if (i < 2)
+			order_ok &= m.tag == (uint64_t)i + 1;
+		else
+			order_ok &= m.tag == (2ULL << 32);
+	}
+	is(got, 3, "cancel: the third sender still got in");
+	ok(order_ok, "cancel: in order");
+	rc2 = reap(pid[2]);
+	is(rc2, 0, "cancel: third sender exited cleanly");
+	eat_events(a);
+	is(waiters(q), 0, "cancel: nobody left in line");
+	shmk_queue_close(p, 0);
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "cancel"), "cancel: every byte free");
+	shmk_arena_detach(a);
+}
+
+/* A producer dies between reserving a slot and publishing it. */
+static void t_hole(const char *point)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue_stats st;
+	struct shmk_queue *q;
+	struct shmk_qmsg m;
+	struct child c[2];
+	pid_t pid;
+	int i, rc, got = 0, good = 1;
+
+	q = a ? mkq(a, 16, 0, 0) : NULL;
+	if (!ok(q != NULL, "hole(%s): setup", point))
+		return;
+	for (i = 0; i < 2; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		shmk_queue_share(q, 0, &c[i].token);
+		c[i].idx = i;
+		c[i].count = 5;
+		c[i].flags = 0;
+		c[i].wfd = c[i].rfd = -1;
+	}
+	c[0].crash = point;	/* dies inside its 5th send */
+	pid = spawn(producer_main, &c[0]);
+	rc = reap(pid);
+	is(rc, 128 + SIGKILL, "hole(%s): producer killed inside send", point);
+	pid = spawn(producer_main, &c[1]);
+	is(reap(pid), 0, "hole(%s): second producer sent 5", point);
+	for (i = 0; i < 9; i++) {
+		if (recv1(a, q, &m, 10 * SEC) != 1)
+			break;
+		if (i < 4)
+			good &= m.tag == (uint64_t)i;
+		else
+			good &= m.tag == ((1ULL << 32) | (uint64_t)(i - 4));
+		got++;
+	}
+	is(got, 9, "hole(%s): the 4 + 5 published messages arrive", point);
+	ok(good, "hole(%s): in order, the hole skipped", point);
+	shmk_queue_stats(q, &st);
+	is(st.skipped, 1, "hole(%s): one hole repaired", point);
+	is(shmk_queue_recv(q, &m, 1, 0), -EAGAIN, "hole(%s): then empty",
+	   point);
+	eat_events(a);
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "hole"), "hole(%s): every byte free", point);
+	shmk_arena_detach(a);
+}
+
+static int consumer_main(void *arg)
+{
+	struct child *c = arg;
+	struct shmk_arena *a = join();
+	struct shmk_queue_opts o = { .capacity = 4 };
+	struct shmk_queue *q = NULL;
+	uint64_t tok, v;
+
+	if (!a || shmk_queue_create(a, &o, &q) || shmk_queue_share(q, 0, &tok))
+		return 10;
+	put64(c->wfd, tok);
+	get64(c->rfd, &v, 60000);
+	if (v == 1)
+		raise(SIGKILL);
+	shmk_queue_close(q, 0);
+	put64(c->wfd, 0);
+	get64(c->rfd, &v, 60000);
+	return 0;
+}
+
+/* Sending to a consumer that is gone: -EPIPE, not a hang. */
+static void t_dead_consumer(int how)
+{
+	const char *name = how ? "killed" : "closed";
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue *p = NULL;
+	int in[2], out[2], i, r = 0;
+	struct child c;
+	uint64_t tok, v;
+	pid_t pid;
+
+	if (!ok(a && pipe(in) == 0 && pipe(out) == 0, "deadcons(%s): setup",
+		name))
+		return;
+	memset(&c, 0, sizeof(c));
+	c.wfd = in[1];
+	c.rfd = out[0];
+	pid = spawn(consumer_main, &c);
+	ok(get64(in[0], &tok, 20000) == 0 && shmk_queue_open(a, tok, &p) == 0,
+	   "deadcons(%s): producer opened the child's queue", name);
+	is(send1(p, 1, 0, 0), 0, "deadcons(%s): send while it lives", name);
+	put64(out[1], how);
+	if (how) {
+		is(reap(pid), 128 + SIGKILL, "deadcons(%s): consumer killed",
+		   name);
+	} else {
+		get64(in[0], &v, 20000);
+	}
+	for (i = 0; i < 8; i++) {
+		r = send1(p, 2 + i, SHMK_QSEND_WAIT, 10 * SEC);
+		if (r)
+			break;
+	}
+	is(r, -EPIPE, "deadcons(%s): send says -EPIPE (after %d)", name, i);
+	if (!how) {
+		put64(out[1], 0);
+		is(reap(pid), 0, "deadcons(%s): consumer exited", name);
+	}
+	shmk_queue_close(p, 0);
+	eat_events(a);
+	ok(arena_all_free(a, "deadcons"), "deadcons(%s): every byte free",
+	   name);
+	shmk_arena_detach(a);
+	close(in[0]);
+	close(in[1]);
+	close(out[0]);
+	close(out[1]);
+}
+
+static void t_unbounded(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue_stats sp, sq;
+	struct shmk_queue *q, *p;
+	struct shmk_qmsg m[64];
+	int i, r, n, good = 1, total;
+	uint64_t alloc1;
+
+	q = a ? mkq(a, 4, SHMK_QUEUE_UNBOUNDED, 1024) : NULL;
+	p = q ? self_producer(a, q) : NULL;
+	if (!ok(p != NULL, "unbounded: setup"))
+		return;
+	for (i = 0; i < 3000; i++)
+		good &= send1(p, i, 0, 0) == 0;
+	ok(good, "unbounded: 3000 sends into a 4-slot ring, none refused");
+	shmk_queue_stats(p, &sp);
+	shmk_queue_stats(q, &sq);
+	is(sq.ring_used + sq.lane_used, 3000, "unbounded: 3000 queued");
+	ok(sp.blocks_allocated >= 99, "unbounded: grew by %" PRIu64
+	   " blocks of 30 entries", sp.blocks_allocated);
+	for (total = 0; total < 3000;) {
+		r = shmk_queue_recv(q, m, 64, 0);
+		if (r <= 0)
+			break;
+		for (n = 0; n < r; n++)
+			good &= m[n].tag == (uint64_t)(total + n);
+		total += r;
+	}
+	is(total, 3000, "unbounded: all drained");
+	ok(good, "unbounded: FIFO across ring and blocks");
+	/* steady traffic with a lagging consumer reuses drained blocks */
+	shmk_queue_stats(p, &sp);
+	alloc1 = sp.blocks_allocated;
+	for (i = 0; i < 200 && good; i++) {
+		for (n = 0; n < 60; n++)
+			good &= send1(p, 10000 + n, 0, 0) == 0;
+		for (n = 0; n < 60;) {
+			r = shmk_queue_recv(q, m, 64, 0);
+			if (r <= 0) {
+				good = 0;
+				break;
+			}
+			n += r;
+		}
+	}
+	shmk_queue_stats(p, &sp);
+	ok(good, "unbounded: 200 rounds of 60 through a lagging consumer");
+	ok(sp.blocks_allocated - alloc1 <= 4 && sp.blocks_reused >= 300,
+	   "unbounded: drained blocks recycled (%" PRIu64 " new, %" PRIu64
+	   " reused)", sp.blocks_allocated - alloc1, sp.blocks_reused);
+	is(shmk_queue_close(p, SEC), 0, "unbounded: producer close");
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "unbounded"), "unbounded: every byte free");
+	shmk_arena_detach(a);
+}
+
+static void t_unbounded_mp(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue_stats st;
+	uint32_t next[3] = { 0 };
+	struct shmk_queue *q;
+	struct shmk_qmsg m[64];
+	struct child c[3];
+	int in[2], out[2], i, r, k, total = 0, bad = 0, rc_ok = 1;
+	uint64_t v;
+	pid_t pid[3];
+
+	q = a ? mkq(a, 8, SHMK_QUEUE_UNBOUNDED, 4096) : NULL;
+	if (!ok(q && pipe(in) == 0 && pipe(out) == 0, "ump: setup"))
+		return;
+	for (i = 0; i < 3; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		shmk_queue_share(q, 0, &c[i].token);
+		c[i].idx = i;
+		c[i].count = 5000;
+		c[i].wfd = in[1];
+		c[i].rfd = out[0];
+		pid[i] = spawn(producer_main, &c[i]);
+	}
+	for (i = 0; i < 3; i++)
+		rc_ok &= get64(in[0], &v, 30000) == 0;
+	ok(rc_ok, "ump: three producers sent 5000 each without a reader");
+	shmk_queue_stats(q, &st);
+	is(st.ring_used + st.lane_used, 15000, "ump: 15000 queued");
+	is(st.lanes_active, 3, "ump: three overflow lanes");
+	for (i = 0; i < 3; i++)
+		put64(out[1], 1);	/* close now: waits for the drain */
+	while (total < 15000) {
+		r = shmk_queue_recv(q, m, 64, 20 * SEC);
+		if (r == 0) {
+			eat_events(a);
+			continue;
+		}
+		if (r < 0)
+			break;
+		for (k = 0; k < r; k++) {
+			uint32_t who = (uint32_t)(m[k].tag >> 32);
+
+			if (who >= 3 || (uint32_t)m[k].tag != next[who])
+				bad++;
+			else
+				next[who]++;
+		}
+		total += r;
+	}
+	is(total, 15000, "ump: all arrived");
+	is(bad, 0, "ump: per-producer order, no loss, no duplicate");
+	for (i = 0; i < 3; i++)
+		rc_ok &= reap(pid[i]) == 0;
+	ok(rc_ok, "ump: producers closed (after the drain) and exited");
+	eat_events(a);
+	r = shmk_queue_recv(q, m, 64, 0);	/* lets lanes be reset */
+	shmk_queue_stats(q, &st);
+	is(st.lanes_active, 0, "ump: lanes given back");
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "ump"), "ump: every byte free");
+	shmk_arena_detach(a);
+	close(in[0]);
+	close(in[1]);
+	close(out[0]);
+	close(out[1]);
+}
+
+/* A producer dies with entries in its overflow blocks. */
+static void t_unbounded_dead(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue_stats st;
+	struct shmk_queue *q;
+	struct shmk_qmsg m[64];
+	struct shmk_arena_info ai;
+	int in[2], out[2], r, total = 0, good = 1;
+	struct child c;
+	uint64_t v;
+	pid_t pid;
+
+	q = a ? mkq(a, 4, SHMK_QUEUE_UNBOUNDED, 1024) : NULL;
+	if (!ok(q && pipe(in) == 0 && pipe(out) == 0, "udead: setup"))
+		return;
+	shmk_arena_info(a, &ai);
+	memset(&c, 0, sizeof(c));
+	shmk_queue_share(q, 0, &c.token);
+	c.count = 100;
+	c.crash = "none";	/* report the member id */
+	c.wfd = in[1];
+	c.rfd = out[0];
+	pid = spawn(producer_main, &c);
+	ok(get64(in[0], &v, 30000) == 0, "udead: producer sent 100");
+	kill(pid, SIGKILL);
+	is(reap(pid), 128 + SIGKILL, "udead: producer killed");
+	/* its exit event comes after its blocks were reclaimed */
+	ok(wait_exit(a, (uint32_t)v, NULL, 20000) == 0,
+	   "udead: exit event (blocks reclaimed)");
+	while ((r = shmk_queue_recv(q, m, 64, 0)) > 0) {
+		for (int k = 0; k < r; k++)
+			good &= m[k].tag == (uint64_t)(total + k);
+		total += r;
+	}
+	is(total, 4, "udead: the 4 ring entries arrive, the lost lane does not");
+	ok(good, "udead: in order");
+	shmk_queue_stats(q, &st);
+	is(st.lanes_active, 0, "udead: its lane was reset");
+	shmk_queue_close(q, 0);
+	eat_events(a);
+	ok(arena_all_free(a, "udead"), "udead: every byte free");
+	shmk_arena_detach(a);
+	close(in[0]);
+	close(in[1]);
+	close(out[0]);
+	close(out[1]);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	t_basic();
+	t_bounded_full();
+	t_no_syscall_when_busy();
+	t_mpsc();
+	t_fifo();
+	t_fifo_cancel();
+	t_hole("send:reserved");
+	t_hole("send:filled");
+	t_dead_consumer(0);
+	t_dead_consumer(1);
+	t_unbounded();
+	t_unbounded_mp();
+	t_unbounded_dead();
+	return done_testing();
+}
