@@ -16,15 +16,15 @@ KDIR ?= /lib/modules/$(KVER)/build
 VMLINUZ ?= /boot/vmlinuz-$(KVER)
 BUILD := $(CURDIR)/build
 # Suites the VM runs against the real module (library ones on kmod).
-VM_SUITES := tests/kmod tests/integ tests/msg
+VM_SUITES := tests/kmod tests/integ tests/msg tests/tools
 # Suites the host runs (portable backend).
-HOST_SUITES := tests/unit tests/integ tests/msg
+HOST_SUITES := tests/unit tests/integ tests/msg tests/tools
 export KVER KDIR VMLINUZ BUILD
 
 .PHONY: all deps module lib tests examples tools bench demo check check-host \
 	check-vm check-debug clean lint checkpatch sparse
 
-all: module lib tests examples
+all: module lib tools tests examples
 
 deps:
 	@scripts/install-deps.sh
@@ -35,7 +35,11 @@ module:
 lib:
 	$(MAKE) -C lib
 
-tests: lib
+tools: lib
+	$(MAKE) -C tools
+
+# After tools: tests/tools copies them next to its tests.
+tests: lib tools
 	$(MAKE) -C tests
 
 examples:
@@ -86,6 +90,7 @@ clean:
 	-$(MAKE) -C lib clean
 	-$(MAKE) -C tests clean
 	-$(MAKE) -C examples clean
+	-$(MAKE) -C tools clean
 	rm -rf $(BUILD)
 
 # Kernel style: checkpatch --strict and sparse, from Debian's linux-source.
