@@ -14,6 +14,10 @@
 #define EVQ_CAP		256
 #define INIT_SLICE_NS	(50 * 1000000LL)
 
+#ifdef SHMK_TEST_HOOKS
+void (*shmk__test_hook)(const char *where);
+#endif
+
 static const struct shmk_be_ops *pick_backend(unsigned int flags, int *err)
 {
 	const char *env;
@@ -175,12 +179,20 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 	if (a->size < 2 * LM_PAGE)
 		return -ENOSPC;
 	a->hdr = (struct lm_hdr *)a->base;
-	mm = o && o->max_members ? o->max_members : 32;
+	mm = o && o->max_members ? o->max_members : LM_DEF_MEMBERS;
 	if (mm > a->be_member_max)
 		mm = a->be_member_max;
 	if (mm > LM_MEMBERS_MAX)
 		mm = LM_MEMBERS_MAX;
-	refs = o && o->refs_per_member ? o->refs_per_member : 64;
+	if (o && o->refs_per_member) {
+		refs = o->refs_per_member;
+	} else {
+		/* default; in a small arena the tables get at most 1/4 */
+		refs = LM_DEF_REFS;
+		while (refs > 16 && (uint64_t)mm * refs * sizeof(struct lm_ref) >
+		       a->size / 4)
+			refs >>= 1;
+	}
 	resv = o && o->reserve_bytes ? o->reserve_bytes : LM_PAGE;
 	resv = (resv + LM_PAGE - 1) >> LM_PAGE_SHIFT;
 
@@ -259,40 +271,47 @@ static uint64_t slot_ctl_off(const struct shmk_arena *a, uint32_t id)
 }
 
 /* Wait until the high half of a slot's ctl changes (reclaim finished). */
-static void slot_wait(struct shmk_arena *a, uint32_t id, uint64_t c)
+static int slot_wait(struct shmk_arena *a, uint32_t id, uint64_t c)
 {
 	struct timespec ts;
 
 	shmk_deadline(&ts, INIT_SLICE_NS);
-	a->be->wait(a, slot_ctl_off(a, id) + 4, (uint32_t)(c >> 32), &ts,
-		    SHMK_WAIT_NO_EVENTS);
+	return a->be->wait(a, slot_ctl_off(a, id) + 4, (uint32_t)(c >> 32),
+			   &ts, SHMK_WAIT_NO_EVENTS);
+}
+
+/*
+ * Is the helper recorded in a RECLAIM ctl still at work? Asked of the
+ * backend, not of the helper's own slot: a member that is reclaiming
+ * itself (at detach, or its id's previous incarnation at attach) has no
+ * LIVE slot but is very much at work. The helper is named by its id and
+ * the low 16 bits of its generation.
+ */
+static bool helper_live(struct shmk_arena *a, uint64_t c)
+{
+	uint32_t h = LS_HELPER(c), g = 0;
+	int r;
+
+	if (h == 0 || h > a->g.member_max)
+		return false;
+	if (h == a->id)
+		return (a->gen & 0xffff) == LS_HGEN(c);
+	r = a->be->member(a, h, &g);
+	if (r < 0)
+		return true;	/* cannot tell: do not step in */
+	return r == 1 && (g & 0xffff) == LS_HGEN(c);
 }
 
 /*
  * Recover what member @id of generation @gen left behind, exactly once.
  * The slot goes LIVE -> RECLAIM (helper = us) -> FREE; a helper found dead
  * is replaced; every step below is idempotent, so a replacement simply
- * runs them all again.
+ * runs them all again. -EINPROGRESS: a live helper is at it.
  */
-/* Is the helper recorded in a RECLAIM ctl still at work? */
-static bool helper_live(struct shmk_arena *a, uint64_t c)
-{
-	uint32_t h = LS_HELPER(c);
-	uint64_t hc;
-
-	if (h == 0 || h > a->g.member_max)
-		return false;
-	if (h == a->id)
-		return (a->gen & 0xffff) == LS_HGEN(c);
-	hc = ld_acq(&lm_slot(a, h)->ctl);
-	return LS_STATE(hc) == LS_LIVE && (LS_GEN(hc) & 0xffff) == LS_HGEN(c) &&
-		shmk_member_live(a, h, LS_GEN(hc));
-}
-
 static int reclaim_one(struct shmk_arena *a, uint32_t id, uint32_t gen)
 {
 	struct lm_slot *s;
-	uint64_t c;
+	uint64_t c, mine = LS_MAKE_RECLAIM(a->id, a->gen, gen);
 	bool self = id == a->id && gen == a->gen;
 	int r;
 
@@ -314,10 +333,11 @@ static int reclaim_one(struct shmk_arena *a, uint32_t id, uint32_t gen)
 			slot_wait(a, id, c);	/* our slot: wait */
 			continue;
 		}
-		if (cas_sc(&s->ctl, &c, LS_MAKE_RECLAIM(a->id, a->gen, gen)))
+		if (cas_sc(&s->ctl, &c, mine))
 			break;
 	}
 	PROBE3(cleanup, a->id, id, gen);
+	CRASHPOINT("reclaim:claimed");
 	r = lm_journal_resolve_all(a, id);
 	if (r == 0)
 		r = lm_buf_reclaim(a, id, gen);
@@ -326,8 +346,14 @@ static int reclaim_one(struct shmk_arena *a, uint32_t id, uint32_t gen)
 	if (r)
 		return r;	/* left in RECLAIM: the next caller resumes */
 	CRASHPOINT("reclaim:done");
-	st_sc(&s->ctl, LS_MAKE(LS_FREE, 0, gen));
-	a->be->wake(a, slot_ctl_off(a, id) + 4, SHMK_WAKE_ALL);
+	/*
+	 * Only from our own RECLAIM value: if the slot no longer holds it
+	 * (another helper took over), it is not ours to free, and a plain
+	 * store could overwrite the LIVE slot of the id's next member.
+	 */
+	c = mine;
+	if (cas_sc(&s->ctl, &c, LS_MAKE(LS_FREE, 0, gen)))
+		a->be->wake(a, slot_ctl_off(a, id) + 4, SHMK_WAKE_ALL);
 	return 0;
 }
 
@@ -437,6 +463,7 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 		      unsigned int flags, bool create, struct shmk_arena **out)
 {
 	struct epoll_event e = { .events = EPOLLIN };
+	struct shmk_arena_opts def;
 	struct shmk_arena *a;
 	unsigned int allowed;
 	int r, i;
@@ -459,6 +486,16 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 		if (o->max_members > LM_MEMBERS_MAX ||
 		    o->refs_per_member > LM_REFS_MAX || (o->mode & ~0777U))
 			return -EINVAL;
+	}
+	if (create) {
+		/* The defaults shmk.h documents, for the backend too. */
+		if (o)
+			def = *o;
+		else
+			memset(&def, 0, sizeof(def));
+		if (!def.max_members)
+			def.max_members = LM_DEF_MEMBERS;
+		o = &def;
 	}
 	a = calloc(1, sizeof(*a));
 	if (!a)
@@ -671,7 +708,37 @@ int shmk_ev_push(struct shmk_arena *a, const struct shmk_event *ev)
 	return 0;
 }
 
-/* Pump backend events and run the reclaims they call for. */
+/*
+ * Run the reclaim of (@id, @gen), or see it finished: when another
+ * survivor is at it (-EINPROGRESS), wait on the slot word, which it wakes
+ * when done; a helper that dies meanwhile is replaced by our next try
+ * (checked after each slice). Bounded by LM_RECLAIM_WAIT_NS in all: a
+ * helper that makes no progress (stopped, or stuck on a lock we hold)
+ * cannot block us for ever.
+ */
+static int reclaim_settled(struct shmk_arena *a, uint32_t id, uint32_t gen)
+{
+	uint64_t end = shmk_now_ns() + LM_RECLAIM_WAIT_NS, c;
+	int r;
+
+	for (;;) {
+		r = lm_reclaim(a, id, gen);
+		if (r != -EINPROGRESS || shmk_now_ns() >= end)
+			return r;
+		c = ld_acq(&lm_slot(a, id)->ctl);
+		if (LS_STATE(c) != LS_RECLAIM || LS_GEN(c) != gen)
+			continue;
+		CRASHPOINT("reclaim:wait");
+		if (slot_wait(a, id, c) == -EINTR)
+			return -EINTR;
+	}
+}
+
+/*
+ * Pump backend events and run the reclaims they call for; when it
+ * returns, the reclaim of every exit it read is finished (unless a live
+ * helper is still at it after LM_RECLAIM_WAIT_NS).
+ */
 int shmk_pump_and_reclaim(struct shmk_arena *a)
 {
 	struct { uint32_t id, gen; } item;
@@ -691,7 +758,7 @@ int shmk_pump_and_reclaim(struct shmk_arena *a)
 		memmove(a->rcq, a->rcq + 1, (a->rcq_len - 1) * sizeof(*a->rcq));
 		a->rcq_len--;
 		pthread_mutex_unlock(&a->ev_lock);
-		lm_reclaim(a, item.id, item.gen);
+		reclaim_settled(a, item.id, item.gen);
 	}
 	return r;
 }

@@ -46,7 +46,13 @@
 /* ---- crash points for the test build -------------------------------- */
 #ifdef SHMK_TEST_HOOKS
 void shmk__crashpoint(const char *where);
-#define CRASHPOINT(w)	shmk__crashpoint(w)
+/* Called (when set) at every crash point first: tests stop a process there. */
+extern void (*shmk__test_hook)(const char *where);
+#define CRASHPOINT(w)	do { \
+	if (shmk__test_hook) \
+		shmk__test_hook(w); \
+	shmk__crashpoint(w); \
+} while (0)
 #else
 #define CRASHPOINT(w)	do { } while (0)
 #endif
@@ -82,6 +88,8 @@ void shmk__crashpoint(const char *where);
 #define LM_JOURNALS	8
 #define LM_MEMBERS_MAX	4095
 #define LM_REFS_MAX	65535
+#define LM_DEF_MEMBERS	64	/* defaults: shmk.h, struct shmk_arena_opts */
+#define LM_DEF_REFS	256
 
 /* init word */
 #define LM_INIT_BUSY	0x80000000U	/* | id of the initialiser */
@@ -397,6 +405,8 @@ int shmk_pump_and_reclaim(struct shmk_arena *a);
 bool shmk_member_live(struct shmk_arena *a, uint32_t id, uint32_t gen);
 int lm_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);
 #define LM_WAIT_NOLOCALQ	(1U << 16)	/* ignore the local queue */
+/* How long an exit waits for another survivor's reclaim of that member. */
+#define LM_RECLAIM_WAIT_NS	(5 * 1000000000LL)
 
 /* ---- lock.c ---------------------------------------------------------- */
 int lm_lock_acquire(struct shmk_arena *a, uint64_t off,

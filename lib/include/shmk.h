@@ -49,9 +49,12 @@ struct shmk_arena;
 struct shmk_arena_opts {
 	uint64_t size;		/* user region bytes (default 1 MiB) */
 	uint32_t mode;		/* permission bits (default 0600) */
-	uint32_t max_members;	/* member slots (default 64, max 4095) */
+	uint32_t max_members;	/* member slots (default 64, max 4095;
+				 * kmod: at most the module's max_members) */
 	uint32_t refs_per_member; /* buffer references one member can hold
-				   * at once (default 256, max 65535) */
+				   * at once (default 256, max 65535; the
+				   * default is halved, down to 16, until
+				   * the tables fit in 1/4 of the size) */
 	uint32_t reserve_bytes;	/* per-member allocation reserve
 				 * (default 4096; rounded to pages) */
 	uint64_t reserved[4];	/* must be zero */
@@ -113,10 +116,11 @@ int shmk_arena_member_alive(struct shmk_arena *a, uint32_t id, uint32_t gen);
  * Membership events.
  *
  * The event fd (owned by the handle) is readable when events may be
- * pending; then call shmk_arena_events(), which never blocks. Before an
- * SHMK_EVENT_EXIT is returned, the library has made sure the member's
- * blocks, buffer references and locks are recovered (once, by whichever
- * survivor gets there first).
+ * pending; then call shmk_arena_events(), which does not wait for events.
+ * Before an SHMK_EVENT_EXIT is returned, the library has made sure the
+ * member's blocks, buffer references and locks are recovered (once, by
+ * whichever survivor gets there first; if another survivor is at it, the
+ * call waits for it to finish, at most 5 s, or takes over if it dies).
  *
  * Portable backend: events are synthesised from pidfds and a log in the
  * arena. If the dead member was not this process's child and its status
@@ -190,7 +194,8 @@ int shmk_alloc_usable(struct shmk_arena *a, uint64_t off, uint64_t *bytes);
 /*
  * Recover everything member @id of generation @gen left behind: blocks,
  * buffer references, the operation it had in flight. Exactly once: 0 when
- * done (by this call or an earlier one), -EBUSY if it is still live.
+ * done (by this call or an earlier one), -EBUSY if it is still live,
+ * -EINPROGRESS if another live member is doing it right now.
  * shmk_arena_events() calls it for every exit it reports.
  */
 int shmk_alloc_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);

@@ -304,6 +304,23 @@ static void test_args(void)
 	ok_eq(reap(pid), 0, "SHMK_BACKEND=bogus: -EINVAL");
 }
 
+/* 64, or the module's max_members if that is less (kmod). */
+static unsigned int default_members(const char *backend)
+{
+	unsigned int n = 64, m;
+	FILE *f;
+
+	if (strcmp(backend, "kmod"))
+		return n;
+	f = fopen("/sys/module/shmk/parameters/max_members", "r");
+	if (f) {
+		if (fscanf(f, "%u", &m) == 1 && m < n)
+			n = m;
+		fclose(f);
+	}
+	return n;
+}
+
 int main(void)
 {
 	struct shmk_arena *a;
@@ -329,6 +346,12 @@ int main(void)
 		       "backend is %s", info.backend);
 	tap_ok(info.heap_offset < info.size && info.heap_size > 0,
 	       "heap inside the user region");
+	/* the defaults shmk.h documents (the module may allow fewer ids) */
+	ok_eq(info.member_max, default_members(info.backend),
+	      "default max_members 64");
+	ok_eq(info.refs_per_member, 256, "default refs_per_member 256");
+	ok_eq(info.reserve_bytes, 4096, "default reserve_bytes 4096");
+	ok_eq(info.size, 1 << 20, "default size 1 MiB");
 	ok_eq(shmk_arena_off(a, shmk_arena_ptr(a, 4096)), 4096,
 	      "ptr/off round trip");
 	ok_eq((long long)(intptr_t)shmk_arena_ptr(a, info.size), 0,
