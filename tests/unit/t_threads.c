@@ -238,6 +238,7 @@ START_TEST(threads_lock)
 }
 END_TEST
 
+#ifndef __SANITIZE_THREAD__	/* see main() */
 /* Events read by one thread (reclaiming a dead member) while others work. */
 static int dies(void *p)
 {
@@ -294,6 +295,7 @@ START_TEST(threads_events)
 	ck_ok(shmk_arena_detach(a));
 }
 END_TEST
+#endif
 
 int main(void)
 {
@@ -305,7 +307,17 @@ int main(void)
 	tcase_add_test(tc, threads_two_members);
 	tcase_add_test(tc, threads_buffers);
 	tcase_add_test(tc, threads_lock);
+#ifndef __SANITIZE_THREAD__
+	/*
+	 * Not in the TSan build: here a block moves from a worker thread to a
+	 * forked child (freed, reallocated as the child's buffer) and back to
+	 * the reclaiming main thread. The order is set by atomics the child
+	 * executes in another process, which TSan cannot see, so it reports
+	 * the worker's old memset against the reclaimer's header read. The
+	 * ASan/UBSan build runs this case.
+	 */
 	tcase_add_test(tc, threads_events);
+#endif
 	suite_add_tcase(s, tc);
 	return ut_run(s);
 }
