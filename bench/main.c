@@ -521,6 +521,9 @@ static struct bcase *bcase_add(struct bcase **v, int *n, int *cap)
 	return c;
 }
 
+/* transport_shmk.c: per-mode label of the shmk rows (NULL: t->label). */
+const char *shmk_rtt_label(int mode);
+
 static void bcase_init_rtt(struct bcase *c, const struct pp_transport *t,
 			   const char *shmk_backend, int mode, size_t size,
 			   int pl)
@@ -541,6 +544,8 @@ static void bcase_init_rtt(struct bcase *c, const struct pp_transport *t,
 		bcase_select(c);
 		c->r.backend = shmk_impl_backend();
 		shmk_select_backend("portable");
+		if (shmk_rtt_label(mode))
+			c->r.label = shmk_rtt_label(mode);
 	} else if (t == &tr_shmk_raw) {
 		c->r.backend = shmk_raw_impl_backend();
 	}

@@ -1,29 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The shmk rows of the benchmark, in one file so that the lead can swap in
- * the real message API (shmk_send/shmk_recv, issue 4) without touching the
- * framework: replace mb_send()/mb_wait_change() for the ping-pong and the
- * ring_* functions for streaming / fan-in.
+ * The shmk rows of the benchmark.
  *
- * Until the queue API exists this measures the mechanism it will be built
- * on, and the report labels it as such:
- *
- *  HAVE_LIBSHMK: "shmk (arena + wait/wake; queue API pending)": the arena
- *    comes from libshmk (shmk_arena_create/attach, portable backend on a
- *    host without /dev/shmk), payload blocks from shmk_alloc(), sleeping
- *    and waking through shmk_arena_wait()/shmk_arena_wake().
- *  otherwise: "shmk-equivalent raw futex mailbox (libshmk pending)": the
- *    same protocol on a memfd mapping with raw futex calls.
- *
- * Ping-pong protocol: one 32-bit mailbox word per direction holding the
- * sequence number of the last message, plus a WAITERS bit that a receiver
- * sets before it sleeps; the sender swaps in the new number and calls wake
- * only if the old value had WAITERS set. The payload is produced in place
- * in an arena block (sequence number in its first and last 8 bytes) and
- * read in place by the receiver: nothing is copied, whatever the size.
- * Spinning mode: poll the word for a bounded time (SPIN_NS) before the
- * same sleeping path (giving the CPU away every 64 polls, so it also works
- * with both sides on one CPU).
+ *  HAVE_LIBSHMK: the real message API. Ping-pong: each side consumes its
+ *    own queue (shmk_queue_create) and produces into the other's
+ *    (shmk_queue_share / shmk_queue_open); a message is a descriptor
+ *    carrying the arena offset of a payload block that the sender produced
+ *    in place (sequence number in its first and last 8 bytes) and the
+ *    receiver reads in place: nothing is copied, whatever the size. Two
+ *    modes, as the library offers them: "shmk (queue, blocking)" (spin_ns
+ *    0, the default: sleep at once on an empty queue) and "shmk (queue,
+ *    spin)" (spin_ns SPIN_NS before sleeping). Streaming and fan-in: every
+ *    producer posts into the consumer's one queue (multi-producer), the
+ *    payload in place in a per-producer slab of the arena, blocking mode.
+ *  otherwise, and always in transport_shmk_raw.o (-DSHMK_RAW, the
+ *    "shmk-raw" rows): "shmk-equivalent raw futex mailbox": the bare
+ *    mechanism on a memfd mapping with raw futex calls, one 32-bit mailbox
+ *    word per direction plus a WAITERS bit, and one SPSC ring per producer
+ *    for streaming, as a reference for what the library adds.
  */
 #define _GNU_SOURCE
 
@@ -39,6 +33,7 @@
 #define shmk_impl_label shmk_raw_impl_label
 #define shmk_impl_backend shmk_raw_impl_backend
 #define shmk_select_backend shmk_raw_select_backend
+#define shmk_rtt_label shmk_raw_rtt_label
 #define TR_NAME "shmk-raw"
 #else
 #define TR_NAME "shmk"
@@ -55,6 +50,7 @@
 
 #ifdef HAVE_LIBSHMK
 #include <shmk.h>
+#include <shmk_msg.h>
 #endif
 
 #define MB_WAITERS	0x80000000u
@@ -81,8 +77,16 @@ struct ar {
 };
 
 #ifdef HAVE_LIBSHMK
-#define PP_LABEL "shmk (arena + wait/wake; queue API pending)"
-#define ST_LABEL "shmk (arena + wait/wake; bench-local ring; queue API pending)"
+#define PP_LABEL "shmk (queue, blocking)"
+#define PP_SPIN_LABEL "shmk (queue, spin)"
+#define ST_LABEL "shmk (queue, blocking)"
+
+/* Row label of a ping-pong mode (main.c). */
+const char *shmk_rtt_label(int mode);
+const char *shmk_rtt_label(int mode)
+{
+	return mode == MODE_SPIN ? PP_SPIN_LABEL : PP_LABEL;
+}
 
 static unsigned int backend_flag = SHMK_OPEN_PORTABLE;
 static const char *backend_name = "portable";
@@ -174,22 +178,6 @@ static uint64_t ar_lookup(struct ar *r)
 			       __ATOMIC_ACQUIRE);
 }
 
-static int ar_wait(struct ar *r, uint32_t *w, uint32_t val)
-{
-	int err = shmk_arena_wait(r->a, (uint64_t)((unsigned char *)w - r->base),
-				  val, -1, SHMK_WAIT_NO_EVENTS);
-
-	return (err == -EAGAIN || err == -EINTR) ? 0 : err;
-}
-
-static int ar_wake(struct ar *r, uint32_t *w, uint32_t n)
-{
-	int err = shmk_arena_wake(r->a, (uint64_t)((unsigned char *)w - r->base),
-				  n);
-
-	return err < 0 ? err : 0;
-}
-
 static void ar_close(struct ar *r)
 {
 	if (r->a)
@@ -203,6 +191,13 @@ static void ar_teardown(struct ar *r)
 }
 
 #else /* raw: memfd + mmap + futex, the same protocol without libshmk */
+
+const char *shmk_rtt_label(int mode);
+const char *shmk_rtt_label(int mode)
+{
+	(void)mode;
+	return NULL;		/* one label for both modes */
+}
 
 #ifdef SHMK_RAW
 #define PP_LABEL "shmk-equivalent raw futex mailbox (no libshmk)"
@@ -330,6 +325,7 @@ static int ar_alloc_zero(struct ar *r, size_t size, uint64_t *off)
 	return err;
 }
 
+#ifndef HAVE_LIBSHMK
 /* ------------------------------------------------------------- mailbox */
 static void mb_send(struct ar *r, uint32_t *w, uint32_t seq)
 {
@@ -758,3 +754,371 @@ const struct st_transport st_shmk = {
 	.setup = shst_setup, .init = shst_init, .send = shst_send,
 	.recv = shst_recv, .fini = shst_fini, .teardown = shst_teardown,
 };
+
+#else /* HAVE_LIBSHMK: the queue API */
+
+/* Events (a member joined or left) only interrupt a wait: drop them. */
+static void q_eat_events(struct ar *r)
+{
+	struct shmk_event ev[8];
+
+	while (shmk_arena_events(r->a, ev, 8) > 0)
+		;
+}
+
+/* One descriptor from @q, waiting as the queue was configured. */
+static int q_recv1(struct ar *r, struct shmk_queue *q, struct shmk_qmsg *m)
+{
+	int n;
+
+	for (;;) {
+		n = shmk_queue_recv(q, m, 1, -1);
+		if (n > 0)
+			return 0;
+		if (n == 0) {
+			q_eat_events(r);
+			continue;
+		}
+		if (n != -EINTR)
+			return n;
+	}
+}
+
+/* ------------------------------------------------------------ ping-pong */
+struct pq_dir {			/* published at the directory offset */
+	uint64_t tok_a;		/* A's queue, for B */
+	uint64_t tok_b;		/* B's queue, for A (B's init) */
+	uint64_t req_off;	/* payload blocks */
+	uint64_t rep_off;
+};
+
+struct pq_shmk {
+	struct ar ar;
+	struct pq_dir *dir;
+	struct shmk_queue *in;	/* ours: we consume it */
+	struct shmk_queue *out;	/* the peer's: we produce into it */
+	unsigned char *req, *rep;
+};
+
+static size_t pp_arena_size(size_t size)
+{
+	return 2 * ((size + 4095) & ~(size_t)4095) + 4 * 1024 * 1024;
+}
+
+static int sh_setup(struct pp_ctx *c)
+{
+	struct pq_shmk *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	err = ar_setup(&s->ar, c->name, pp_arena_size(c->size));
+	if (err) {
+		free(s);
+		return err;
+	}
+	c->priv = s;
+	return 0;
+}
+
+static int sh_init(struct pp_ctx *c)
+{
+	struct shmk_queue_opts qo;
+	struct pq_shmk *s = c->priv;
+	uint64_t dir, tok;
+	int err;
+
+	memset(&qo, 0, sizeof(qo));
+	qo.capacity = 16;
+	qo.spin_ns = c->mode == MODE_SPIN ? SPIN_NS : 0;
+	if (c->role == 0) {
+		err = ar_create(&s->ar, c->name, pp_arena_size(c->size));
+		if (err)
+			return err;
+		err = ar_alloc_zero(&s->ar, sizeof(struct pq_dir), &dir);
+		if (err)
+			return err;
+		s->dir = ar_ptr(&s->ar, dir);
+		err = ar_alloc(&s->ar, c->size, &s->dir->req_off);
+		if (!err)
+			err = ar_alloc(&s->ar, c->size, &s->dir->rep_off);
+		if (!err)
+			err = shmk_queue_create(s->ar.a, &qo, &s->in);
+		if (!err)
+			err = shmk_queue_share(s->in, 0, &tok);
+		if (err)
+			return err;
+		s->dir->tok_a = tok;
+		ar_publish(&s->ar, dir);
+	} else {
+		err = ar_attach(&s->ar, c->name);
+		if (err)
+			return err;
+		dir = ar_lookup(&s->ar);
+		if (!dir)
+			return -ENOENT;
+		s->dir = ar_ptr(&s->ar, dir);
+		err = shmk_queue_open(s->ar.a, s->dir->tok_a, &s->out);
+		if (!err)
+			err = shmk_queue_create(s->ar.a, &qo, &s->in);
+		if (!err)
+			err = shmk_queue_share(s->in, 0, &tok);
+		if (err)
+			return err;
+		__atomic_store_n(&s->dir->tok_b, tok, __ATOMIC_RELEASE);
+	}
+	s->req = ar_ptr(&s->ar, s->dir->req_off);
+	s->rep = ar_ptr(&s->ar, s->dir->rep_off);
+	return 0;
+}
+
+static int sh_send(struct pq_shmk *s, uint64_t off, size_t len, uint64_t seq)
+{
+	struct shmk_qmsg m;
+
+	memset(&m, 0, sizeof(m));
+	m.val = off;
+	m.len = (uint32_t)len;
+	m.tag = seq;
+	return shmk_queue_send(s->out, &m, SHMK_QSEND_WAIT, -1);
+}
+
+static int sh_ping(struct pp_ctx *c, uint64_t seq)
+{
+	struct pq_shmk *s = c->priv;
+	struct shmk_qmsg m;
+	uint64_t tok;
+	int err;
+
+	if (!s->out) {		/* B finished its init before the first ping */
+		tok = __atomic_load_n(&s->dir->tok_b, __ATOMIC_ACQUIRE);
+		if (!tok)
+			return -ENOENT;
+		err = shmk_queue_open(s->ar.a, tok, &s->out);
+		if (err)
+			return err;
+	}
+	payload_stamp(s->req, c->size, seq);		/* produced in place */
+	err = sh_send(s, s->dir->req_off, c->size, seq);
+	if (!err)
+		err = q_recv1(&s->ar, s->in, &m);
+	if (err)
+		return err;
+	if (m.tag != seq || m.val != s->dir->rep_off ||
+	    payload_check(ar_ptr(&s->ar, m.val), c->size, seq))
+		return -EBADMSG;
+	return 0;
+}
+
+static int sh_serve(struct pp_ctx *c, uint64_t *seq)
+{
+	struct pq_shmk *s = c->priv;
+	struct shmk_qmsg m;
+	int err;
+
+	err = q_recv1(&s->ar, s->in, &m);
+	if (err)
+		return err;
+	*seq = m.tag;
+	if (m.val != s->dir->req_off ||
+	    payload_check(ar_ptr(&s->ar, m.val), c->size, *seq))
+		return -EBADMSG;			/* read in place */
+	payload_stamp(s->rep, c->size, *seq);
+	return sh_send(s, s->dir->rep_off, c->size, *seq);
+}
+
+static void sh_fini(struct pp_ctx *c)
+{
+	struct pq_shmk *s = c->priv;
+
+	if (!s)
+		return;
+	if (s->out)
+		shmk_queue_close(s->out, 0);
+	if (s->in)
+		shmk_queue_close(s->in, 0);
+	s->out = s->in = NULL;
+	ar_close(&s->ar);
+}
+
+static void sh_teardown(struct pp_ctx *c)
+{
+	struct pq_shmk *s = c->priv;
+
+	if (s) {
+		ar_teardown(&s->ar);
+		free(s);
+	}
+	c->priv = NULL;
+}
+
+const struct pp_transport tr_shmk = {
+	.name = TR_NAME, .label = PP_LABEL,
+	.modes = (1 << MODE_BLOCK) | (1 << MODE_SPIN),
+	.setup = sh_setup, .init = sh_init, .ping = sh_ping,
+	.serve = sh_serve, .fini = sh_fini, .teardown = sh_teardown,
+};
+
+/* ---------------------------------------------------- streaming / fan-in */
+/*
+ * The consumer's one queue takes every producer's descriptors. A producer
+ * writes the payload in place in its own slab and posts its offset. A
+ * slot is reused only after QCAP + QBATCH later messages of the same
+ * producer were sent: at most QCAP of them are in the ring and at most
+ * QBATCH taken but not yet read, so a slot is never rewritten before the
+ * consumer has read it.
+ */
+#define QCAP	256
+#define QBATCH	64
+#define QSLOTS	(2 * QCAP)
+
+struct qs_dir {
+	uint64_t tok[STREAM_MAX_PROD];	/* one per producer */
+	uint64_t slab_off[STREAM_MAX_PROD];
+};
+
+struct qs_shmk {
+	struct ar ar;
+	struct qs_dir *dir;
+	struct shmk_queue *q;	/* consumer: ours; producer: opened */
+	unsigned char *slab;
+	uint64_t n;		/* producer: messages sent */
+};
+
+static size_t st_arena_size(const struct st_ctx *c)
+{
+	return (size_t)c->nprod * (QSLOTS * c->size + 8192) +
+	       4 * 1024 * 1024;
+}
+
+static int shst_setup(struct st_ctx *c)
+{
+	struct qs_shmk *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	err = ar_setup(&s->ar, c->name, st_arena_size(c));
+	if (err) {
+		free(s);
+		return err;
+	}
+	c->priv = s;
+	return 0;
+}
+
+static int shst_init(struct st_ctx *c)
+{
+	struct shmk_queue_opts qo;
+	struct qs_shmk *s = c->priv;
+	uint64_t dir, tok;
+	int err, i;
+
+	if (c->idx < 0) {
+		err = ar_create(&s->ar, c->name, st_arena_size(c));
+		if (err)
+			return err;
+		err = ar_alloc_zero(&s->ar, sizeof(struct qs_dir), &dir);
+		if (err)
+			return err;
+		s->dir = ar_ptr(&s->ar, dir);
+		for (i = 0; i < c->nprod && !err; i++)
+			err = ar_alloc(&s->ar, (size_t)QSLOTS * c->size,
+				       &s->dir->slab_off[i]);
+		memset(&qo, 0, sizeof(qo));
+		qo.capacity = QCAP;
+		if (!err)
+			err = shmk_queue_create(s->ar.a, &qo, &s->q);
+		/* one token per producer: any member may take it */
+		for (i = 0; i < c->nprod && !err; i++) {
+			err = shmk_queue_share(s->q, 0, &tok);
+			s->dir->tok[i] = tok;
+		}
+		if (err)
+			return err;
+		ar_publish(&s->ar, dir);
+		return 0;
+	}
+	err = ar_attach(&s->ar, c->name);
+	if (err)
+		return err;
+	dir = ar_lookup(&s->ar);
+	if (!dir)
+		return -ENOENT;
+	s->dir = ar_ptr(&s->ar, dir);
+	s->slab = ar_ptr(&s->ar, s->dir->slab_off[c->idx]);
+	return shmk_queue_open(s->ar.a, s->dir->tok[c->idx], &s->q);
+}
+
+static int shst_send(struct st_ctx *c, uint64_t seq)
+{
+	struct qs_shmk *s = c->priv;
+	uint64_t off = s->dir->slab_off[c->idx] +
+		       (uint64_t)(s->n++ % QSLOTS) * c->size;
+	struct shmk_qmsg m;
+
+	payload_stamp(ar_ptr(&s->ar, off), c->size, seq);	/* in place */
+	memset(&m, 0, sizeof(m));
+	m.val = off;
+	m.len = (uint32_t)c->size;
+	m.tag = seq;
+	m.flags = (uint32_t)c->idx << SHMK_QMSG_USER_SHIFT;
+	return shmk_queue_send(s->q, &m, SHMK_QSEND_WAIT, -1);
+}
+
+static int shst_recv(struct st_ctx *c, void (*cb)(void *, int, uint64_t),
+		     void *arg)
+{
+	struct qs_shmk *s = c->priv;
+	struct shmk_qmsg m[QBATCH];
+	int n, i, who;
+
+	for (;;) {
+		n = shmk_queue_recv(s->q, m, QBATCH, -1);
+		if (n > 0)
+			break;
+		if (n == 0)
+			q_eat_events(&s->ar);
+		else if (n != -EINTR)
+			return n;
+	}
+	for (i = 0; i < n; i++) {
+		who = (int)(m[i].flags >> SHMK_QMSG_USER_SHIFT);
+		if (who >= c->nprod || m[i].len != c->size ||
+		    payload_check(ar_ptr(&s->ar, m[i].val), c->size,
+				  m[i].tag))		/* read in place */
+			return -EBADMSG;
+		cb(arg, who, m[i].tag);
+	}
+	return n;
+}
+
+static void shst_fini(struct st_ctx *c)
+{
+	struct qs_shmk *s = c->priv;
+
+	if (!s)
+		return;
+	if (s->q)
+		shmk_queue_close(s->q, c->idx < 0 ? 0 : 1000000000);
+	s->q = NULL;
+	ar_close(&s->ar);
+}
+
+static void shst_teardown(struct st_ctx *c)
+{
+	struct qs_shmk *s = c->priv;
+
+	if (s) {
+		ar_teardown(&s->ar);
+		free(s);
+	}
+	c->priv = NULL;
+}
+
+const struct st_transport st_shmk = {
+	.name = TR_NAME, .label = ST_LABEL,
+	.setup = shst_setup, .init = shst_init, .send = shst_send,
+	.recv = shst_recv, .fini = shst_fini, .teardown = shst_teardown,
+};
+#endif /* HAVE_LIBSHMK */

@@ -171,7 +171,8 @@ struct shmk_queue {
 	bool need_repair;		/* an event was seen: repair first */
 	/* consumer */
 	uint64_t head;
-	uint64_t spin_budget;		/* ns, adaptive */
+	uint64_t spin_max;		/* ns, 0: sleep at once */
+	uint64_t spin_budget;		/* ns, adaptive, <= spin_max */
 	uint32_t lane_rr;
 	/* producer: lane state (under plock) */
 	pthread_mutex_t plock;
@@ -197,6 +198,9 @@ struct shmk_queue {
 #define MQ_TAKE		0
 #define MQ_DROP		1
 #define MQ_LAST		2
+/* Spin bound of a handle: SHMK_SPIN_US if set, else @requested. */
+uint64_t mq_spin_ns(uint32_t requested);
+
 typedef int (*mq_take_fn)(void *ctx, struct shmk_qmsg *m);
 
 int mq_recv(struct shmk_queue *q, struct shmk_qmsg *m, unsigned int n,

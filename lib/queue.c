@@ -18,25 +18,27 @@
 #include <string.h>
 
 /*
- * A consumer spins this long before it sleeps: longer than a cross-CPU
- * wake-up (tens of microseconds), else a pair that once slept keeps
- * waking each other up and never gets busy again. SHMK_SPIN_US overrides.
+ * Spin-before-sleep is off unless asked for (spin_ns in the queue or
+ * session options): a consumer that finds its queue empty sleeps at once.
+ * With a bound, it spins adaptively up to that long first; a bound longer
+ * than a cross-CPU wake-up (tens of microseconds) keeps a busy pair out of
+ * the kernel. SHMK_SPIN_US, when set, overrides the option (0: no spin);
+ * it is read when a handle is created or opened.
  */
-#define SPIN_NS_DEFAULT	100000
 #define SPIN_NS_MIN	250
 
-static uint64_t spin_ns(void)
+static uint64_t ts_ns(const struct timespec *ts)
 {
-	static uint64_t v;
-	const char *e;
+	return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
+}
 
-	if (likely(v))
-		return v;
-	e = getenv("SHMK_SPIN_US");
-	v = e && *e ? strtoull(e, NULL, 10) * 1000 : SPIN_NS_DEFAULT;
-	if (!v)
-		v = 1;
-	return v;
+uint64_t mq_spin_ns(uint32_t requested)
+{
+	const char *e = getenv("SHMK_SPIN_US");
+
+	if (e && *e)
+		return strtoull(e, NULL, 10) * 1000;
+	return requested;
 }
 #define MIN_BYTES	2048	/* keep the buffer page-based (64-aligned) */
 
@@ -148,7 +150,7 @@ SHMK_EXPORT int shmk_queue_create(struct shmk_arena *a,
 		return -EINVAL;
 	*out = NULL;
 	if (o) {
-		if (o->pad || o->reserved[0] || o->reserved[1] ||
+		if (o->reserved[0] || o->reserved[1] ||
 		    (o->flags & ~SHMK_QUEUE_UNBOUNDED))
 			return -EINVAL;
 		if (o->capacity)
@@ -171,6 +173,7 @@ SHMK_EXPORT int shmk_queue_create(struct shmk_arena *a,
 	q = q_alloc(a);
 	if (!q)
 		return -ENOMEM;
+	q->spin_max = mq_spin_ns(o ? o->spin_ns : 0);
 	r = shmk_buf_create(a, bytes < MIN_BYTES ? MIN_BYTES : bytes, 0,
 			    SHMK_ALLOC_ZERO | SHMK_ALLOC_LONG, 0, &q->ref);
 	if (r)
@@ -247,6 +250,7 @@ SHMK_EXPORT int shmk_queue_open(struct shmk_arena *a, uint64_t token,
 	q = q_alloc(a);
 	if (!q)
 		return -ENOMEM;
+	q->spin_max = mq_spin_ns(0);	/* if it takes over one day */
 	r = shmk_buf_accept(a, token, &q->ref);
 	if (r)
 		goto fail;
@@ -1093,23 +1097,31 @@ int mq_recv(struct shmk_queue *q, struct shmk_qmsg *m, unsigned int n,
 			return -ETIMEDOUT;
 		}
 		/*
-		 * A busy peer answers within microseconds: no syscall then.
-		 * Adaptive (rule W): a spin that ends with a message doubles
-		 * the budget, one that ends empty halves it, so a peer on the
-		 * same CPU (which cannot answer while we spin) is not starved.
+		 * Optional spin (spin_max > 0): a busy peer answers within
+		 * microseconds, no syscall then. Adaptive (rule W): a spin
+		 * that ends with a message doubles the budget, one that ends
+		 * empty halves it, so a peer on the same CPU (which cannot
+		 * answer while we spin) is not starved. Never past the
+		 * caller's deadline.
 		 */
-		if (!q->spin_budget)
-			q->spin_budget = spin_ns();
-		spin_end = shmk_now_ns() + q->spin_budget;
-		while (!mq_pending(q) && shmk_now_ns() < spin_end)
-			cpu_relax();
-		if (mq_pending(q)) {
-			if (q->spin_budget < spin_ns())
-				q->spin_budget *= 2;
-			continue;
+		if (q->spin_max) {
+			if (!q->spin_budget)
+				q->spin_budget = q->spin_max;
+			spin_end = shmk_now_ns() + q->spin_budget;
+			if (abs && spin_end > ts_ns(abs))
+				spin_end = ts_ns(abs);
+			while (!mq_pending(q) && shmk_now_ns() < spin_end)
+				cpu_relax();
+			if (mq_pending(q)) {
+				if (q->spin_budget < q->spin_max)
+					q->spin_budget *= 2;
+				continue;
+			}
+			if (q->spin_budget > SPIN_NS_MIN)
+				q->spin_budget /= 2;
+			if (abs && shmk_deadline_passed(abs))
+				continue;	/* the check at the top */
 		}
-		if (q->spin_budget > SPIN_NS_MIN)
-			q->spin_budget /= 2;
 		/* rule W: say we sleep, look again, then sleep */
 		for_sc(sl, 1U);
 		if (mq_pending(q) || repair_head(q)) {

@@ -89,6 +89,7 @@ struct shmk_session {
 	uint64_t root_off;
 	uint32_t inc;			/* incarnation we know */
 	struct shmk_queue *myq;		/* our receive queue */
+	uint32_t spin_ns;		/* its spin bound (options) */
 	/* client */
 	struct shmk_queue *srvq;	/* the server's queue (we produce) */
 	uint32_t srv_id, srv_gen;	/* server now / being connected to */
@@ -1009,6 +1010,7 @@ static int srv_takeover(struct shmk_session *s, const struct ms_dir *d,
 		r = shmk_queue_take_over(sq);
 	if (r)
 		goto fail;
+	sq->spin_max = mq_spin_ns(s->spin_ns);	/* ours, not the old one's */
 	s->myq = sq;
 	s->prev_id = d->server_id;
 	s->prev_gen = d->server_gen;
@@ -1059,16 +1061,18 @@ SHMK_EXPORT int shmk_server_start(const char *name,
 	memset(&def, 0, sizeof(def));
 	if (!o)
 		o = &def;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 3; i++)
 		if (o->reserved[i])
 			return -EINVAL;
-	if (o->flags & ~(SHMK_SERVER_TAKEOVER | SHMK_SERVER_UNBOUNDED) ||
+	if (o->pad ||
+	    o->flags & ~(SHMK_SERVER_TAKEOVER | SHMK_SERVER_UNBOUNDED) ||
 	    o->root >= SHMK_ROOTS || o->max_clients > LM_MEMBERS_MAX - 2)
 		return -EINVAL;
 	s = sess_new();
 	if (!s)
 		return -ENOMEM;
 	s->server = true;
+	s->spin_ns = o->spin_ns;
 	s->proto = o->proto_version ? o->proto_version : SHMK_MSG_PROTO_VERSION;
 	s->features = o->features ? o->features : SHMK_FEAT_ALL;
 	s->required = o->required;
@@ -1126,6 +1130,7 @@ SHMK_EXPORT int shmk_server_start(const char *name,
 			goto fail;
 		memset(&qo, 0, sizeof(qo));
 		qo.capacity = o->queue_capacity ? o->queue_capacity : 1024;
+		qo.spin_ns = o->spin_ns;
 		if (o->flags & SHMK_SERVER_UNBOUNDED) {
 			qo.flags = SHMK_QUEUE_UNBOUNDED;
 			qo.lanes = s->max_clients + 2;
@@ -1569,7 +1574,7 @@ SHMK_EXPORT int shmk_client_connect(const char *name,
 	for (i = 0; i < 4; i++)
 		if (o->reserved[i])
 			return -EINVAL;
-	if (o->pad || o->root >= SHMK_ROOTS ||
+	if (o->root >= SHMK_ROOTS ||
 	    (o->flags & ~(SHMK_CLIENT_BOUNDED | SHMK_CLIENT_NO_RECONNECT)))
 		return -EINVAL;
 	s = sess_new();
@@ -1579,6 +1584,7 @@ SHMK_EXPORT int shmk_client_connect(const char *name,
 	s->features = o->features ? o->features : SHMK_FEAT_ALL;
 	s->required = o->required;
 	s->cflags = o->flags;
+	s->spin_ns = o->spin_ns;
 	r = shmk_arena_attach(name, o->open_flags &
 			      (SHMK_OPEN_KMOD | SHMK_OPEN_PORTABLE), &s->a);
 	if (r) {
@@ -1589,6 +1595,7 @@ SHMK_EXPORT int shmk_client_connect(const char *name,
 	shmk_arena_root(s->a, o->root, &s->root_off);
 	memset(&qo, 0, sizeof(qo));
 	qo.capacity = o->queue_capacity ? o->queue_capacity : 256;
+	qo.spin_ns = o->spin_ns;
 	if (!(o->flags & SHMK_CLIENT_BOUNDED)) {
 		qo.flags = SHMK_QUEUE_UNBOUNDED;
 		qo.lanes = 4;

@@ -117,7 +117,7 @@ FNR == 1 && NR != 1 { incsv = 1; next }	# CSV header
 	if (sec == "rtt") {
 		k = tr SUBSEP mode SUBSEP pl SUBSEP size
 		nrt = add_unique(rtlist, nrt, tr SUBSEP mode)
-		label[tr] = lab; backend[tr] = be
+		label[tr] = lab; label[tr SUBSEP mode] = lab; backend[tr] = be
 		npl = add_unique(pls, npl, pl)
 		nsz = add_unique(szs, nsz, size)
 	} else if (sec == "stream" || sec == "fanin") {
@@ -196,7 +196,7 @@ END {
 	print hdr; print sep
 	for (t = 1; t <= nrt; t++) {
 		split(rtlist[t], tm, SUBSEP)
-		line = "| " label[tm[1]] " | " tm[2] " |"
+		line = "| " label[rtlist[t]] " | " tm[2] " |"
 		for (p = 1; p <= npl; p++) {
 			k = tm[1] SUBSEP tm[2] SUBSEP pls[p] SUBSEP 64
 			if (!(k in st)) line = line " |"
@@ -298,11 +298,11 @@ END {
 				k = tm[1] SUBSEP tm[2] SUBSEP pl SUBSEP szs[s]
 				if (!(k in st)) continue
 				if (st[k] != "ok") {
-					printf("| %s | %s | %s | %s: %s |||||||| \n", label[tm[1]], tm[2], fmt_size(szs[s]), st[k], nt[k])
+					printf("| %s | %s | %s | %s: %s |||||||| \n", label[rtlist[t]], tm[2], fmt_size(szs[s]), st[k], nt[k])
 					continue
 				}
 				fl = tm[2] == "spin" ? rtt("spin-floor", "spin", pl, 64) : rtt("futex-floor", "block", pl, 64)
-				printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f%% | %s |\n", label[tm[1]], tm[2], fmt_size(szs[s]),
+				printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f%% | %s |\n", label[rtlist[t]], tm[2], fmt_size(szs[s]),
 				       fmt_us(mn[k]), fmt_us(med[k]), fmt_us(p99[k]), spr[k] == "" ? "" : sprintf("%.0f%%", 100 * spr[k]),
 				       tm[1] == "uds" ? "" : fmt_x(ratio(med[k], rtt("uds", "block", pl, szs[s]))),
 				       (tm[1] ~ /floor/) ? "" : fmt_x(ratio(med[k], fl)), fg[k], cnt[k])

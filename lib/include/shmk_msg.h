@@ -56,7 +56,13 @@ struct shmk_queue_opts {
 				 * of two, 1 KiB..1 MiB (default 4096) */
 	uint32_t spare_blocks;	/* unbounded: drained blocks a producer
 				 * keeps for reuse (default 4) */
-	uint32_t pad;		/* must be zero */
+	uint32_t spin_ns;	/* consumer: 0 (default) sleeps at once when
+				 * the queue is empty; > 0 spins up to that
+				 * many ns first (adaptive budget), never
+				 * past the recv timeout. The environment
+				 * variable SHMK_SPIN_US (microseconds, 0:
+				 * no spin), if set when the handle is
+				 * created or opened, overrides it. */
 	uint64_t reserved[2];	/* must be zero */
 };
 
@@ -186,7 +192,10 @@ struct shmk_server_opts {
 	uint32_t open_flags;	/* SHMK_OPEN_KMOD / SHMK_OPEN_PORTABLE */
 	int64_t handover_timeout_ns; /* hot restart: wait for clients to
 				      * drain (default 5 s) */
-	uint64_t reserved[4];
+	uint32_t spin_ns;	/* own queue: spin before sleeping, see
+				 * struct shmk_queue_opts (default 0) */
+	uint32_t pad;		/* must be zero */
+	uint64_t reserved[3];	/* must be zero */
 };
 
 /* Client flags. */
@@ -203,8 +212,9 @@ struct shmk_client_opts {
 	uint64_t features;	/* asked for (default SHMK_FEAT_ALL) */
 	uint64_t required;	/* refuse a server without these */
 	uint32_t open_flags;	/* SHMK_OPEN_KMOD / SHMK_OPEN_PORTABLE */
-	uint32_t pad;
-	uint64_t reserved[4];
+	uint32_t spin_ns;	/* own queue: spin before sleeping, see
+				 * struct shmk_queue_opts (default 0) */
+	uint64_t reserved[4];	/* must be zero */
 };
 
 /*

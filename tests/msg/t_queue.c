@@ -226,8 +226,10 @@ static void t_no_syscall_when_busy(void)
 	shmk_arena_detach(a);
 }
 
-static void t_mpsc(void)
+static void t_mpsc(uint32_t spin)
 {
+	const char *nm = spin ? "mpsc-spin" : "mpsc";
+	struct shmk_queue_opts o = { .capacity = 64, .spin_ns = spin };
 	struct shmk_arena *a = make_arena();
 	struct child c[NPROD];
 	uint32_t next[NPROD] = { 0 };
@@ -236,8 +238,10 @@ static void t_mpsc(void)
 	pid_t pid[NPROD];
 	int i, r, k, total = 0, bad = 0, rc_ok = 1;
 
-	q = a ? mkq(a, 64, 0, 0) : NULL;
-	if (!ok(q != NULL, "mpsc: setup"))
+	q = NULL;
+	if (a && shmk_queue_create(a, &o, &q))
+		q = NULL;
+	if (!ok(q != NULL, "%s: setup", nm))
 		return;
 	for (i = 0; i < NPROD; i++) {
 		memset(&c[i], 0, sizeof(c[i]));
@@ -256,7 +260,7 @@ static void t_mpsc(void)
 			continue;
 		}
 		if (r < 0) {
-			diag("mpsc: recv: %d after %d", r, total);
+			diag("%s: recv: %d after %d", nm, r, total);
 			break;
 		}
 		for (k = 0; k < r; k++) {
@@ -265,8 +269,8 @@ static void t_mpsc(void)
 
 			if (who >= NPROD || seq != next[who]) {
 				if (bad++ < 5)
-					diag("mpsc: from %u seq %u, want %u",
-					     who, seq,
+					diag("%s: from %u seq %u, want %u",
+					     nm, who, seq,
 					     who < NPROD ? next[who] : 0);
 			} else {
 				next[who]++;
@@ -276,13 +280,67 @@ static void t_mpsc(void)
 	}
 	for (i = 0; i < NPROD; i++)
 		rc_ok &= reap(pid[i]) == 0;
-	is(total, NPROD * PER_PROD, "mpsc: %d producers x %d: all arrived",
-	   NPROD, PER_PROD);
-	is(bad, 0, "mpsc: per-producer order, no loss, no duplicate");
-	ok(rc_ok, "mpsc: producers exited cleanly");
+	is(total, NPROD * PER_PROD, "%s: %d producers x %d: all arrived",
+	   nm, NPROD, PER_PROD);
+	is(bad, 0, "%s: per-producer order, no loss, no duplicate", nm);
+	ok(rc_ok, "%s: producers exited cleanly", nm);
 	eat_events(a);
 	shmk_queue_close(q, 0);
-	ok(arena_all_free(a, "mpsc"), "mpsc: every byte free");
+	ok(arena_all_free(a, nm), "%s: every byte free", nm);
+	shmk_arena_detach(a);
+}
+
+/*
+ * The spin option: off by default (an empty queue puts the consumer to
+ * sleep at once: one wait syscall), a bound makes it spin instead, never
+ * past the recv timeout (no wait syscall then), and SHMK_SPIN_US set at
+ * create time overrides the option either way.
+ */
+static int empty_wait(struct shmk_arena *a, uint32_t spin, const char *env,
+		      uint64_t *sleeps)
+{
+	struct shmk_queue_opts o = { .capacity = 4, .spin_ns = spin };
+	struct shmk_queue_stats st;
+	struct shmk_queue *q = NULL;
+	struct shmk_qmsg m;
+	int r;
+
+	if (env)
+		setenv("SHMK_SPIN_US", env, 1);
+	else
+		unsetenv("SHMK_SPIN_US");
+	r = shmk_queue_create(a, &o, &q);
+	unsetenv("SHMK_SPIN_US");
+	if (r)
+		return r;
+	r = shmk_queue_recv(q, &m, 1, 30 * MS);
+	shmk_queue_stats(q, &st);
+	*sleeps = st.sleeps;
+	shmk_queue_close(q, 0);
+	return r;
+}
+
+static void t_spin_option(void)
+{
+	struct shmk_arena *a = make_arena();
+	uint64_t sl = 99;
+	int r;
+
+	if (!ok(a != NULL, "spinopt: setup"))
+		return;
+	r = empty_wait(a, 0, NULL, &sl);
+	is(r, -ETIMEDOUT, "spinopt: default, empty: -ETIMEDOUT");
+	is(sl, 1, "spinopt: default: slept at once (one wait syscall)");
+	r = empty_wait(a, 2000000000U, NULL, &sl);
+	is(r, -ETIMEDOUT, "spinopt: spin 2 s, timeout 30 ms: -ETIMEDOUT");
+	is(sl, 0, "spinopt: spun up to the timeout, no wait syscall");
+	r = empty_wait(a, 2000000000U, "0", &sl);
+	is(r, -ETIMEDOUT, "spinopt: SHMK_SPIN_US=0 over spin 2 s: -ETIMEDOUT");
+	is(sl, 1, "spinopt: SHMK_SPIN_US=0 turns the spin off");
+	r = empty_wait(a, 0, "2000000", &sl);
+	is(r, -ETIMEDOUT, "spinopt: SHMK_SPIN_US=2000000 over 0: -ETIMEDOUT");
+	is(sl, 0, "spinopt: SHMK_SPIN_US turns the spin on");
+	ok(arena_all_free(a, "spinopt"), "spinopt: every byte free");
 	shmk_arena_detach(a);
 }
 
@@ -696,7 +754,9 @@ int main(void)
 	t_basic();
 	t_bounded_full();
 	t_no_syscall_when_busy();
-	t_mpsc();
+	t_mpsc(0);
+	t_mpsc(50000);
+	t_spin_option();
 	t_fifo();
 	t_fifo_cancel();
 	t_hole("send:reserved");
