@@ -165,7 +165,7 @@ END {
 	if (mach["quick"] == 1)
 		print "A quick run is a smoke test: fewer sizes and repetitions, one placement; its numbers are not the reference ones."
 	print ""
-	print "**What the shmk rows are.** " mach["shmk_impl"] ". The message-queue API (issue 4) does not exist yet: the ping-pong rows use one 32-bit mailbox word per direction in the arena with the library's wait/wake (payload produced and read in place), and the streaming rows a bench-local ring in the arena. When shmk_send/shmk_recv exist they replace bench/transport_shmk.c and these rows will measure them."
+	print "**What the shmk rows are.** " mach["shmk_impl"] ". The ping-pong, streaming and fan-in rows go through libshmk's message queue (shmk_queue_send/shmk_queue_recv): each message is a descriptor carrying the arena offset of a payload produced and read in place, so nothing is copied. \"blocking\" sleeps at once on an empty queue (the library default); \"spin\" spins up to 50 us first (queue option spin_ns)."
 	print ""
 	print "**Backend.** " mach["shmk_backend"] "."
 	print ""
