@@ -5,6 +5,7 @@
 #   make check-host   host suites only (unit + portable integration)
 #   make check-vm     VM suite only (real module in Debian's kernel under qemu)
 #   make check-debug  module suite on a lockdep/KASAN/kmemleak debug kernel
+#   make torture      kill -9 torture, N=<rounds> (default 1000), both backends
 #   make demo         client/server demo with crash recovery (in the VM)
 #   make bench        benchmarks and report in bench/results (QUICK=1: smoke)
 #
@@ -16,13 +17,13 @@ KDIR ?= /lib/modules/$(KVER)/build
 VMLINUZ ?= /boot/vmlinuz-$(KVER)
 BUILD := $(CURDIR)/build
 # Suites the VM runs against the real module (library ones on kmod).
-VM_SUITES := tests/kmod tests/integ tests/msg tests/tools
+VM_SUITES := tests/kmod tests/integ tests/msg tests/tools tests/torture
 # Suites the host runs (portable backend).
-HOST_SUITES := tests/unit tests/integ tests/msg tests/tools
+HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture
 export KVER KDIR VMLINUZ BUILD
 
 .PHONY: all deps module lib tests examples tools bench demo check check-host \
-	check-vm check-debug clean lint checkpatch sparse
+	check-vm check-debug torture clean lint checkpatch sparse
 
 all: module lib tools tests examples
 
@@ -76,6 +77,18 @@ check-vm: module tests
 	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
 		--env SHMK_BACKEND=kmod --test-timeout 120 --timeout 900 --quiet \
 		--result $(BUILD)/check-vm.result $(VM_SUITES)
+
+# Kill -9 torture (tests/torture/README.md), long: N rounds of kills on the
+# host (portable backend), then in the VM (kmod). make check runs 20.
+N ?= 1000
+torture: module tests
+	@mkdir -p $(BUILD)
+	tests/run-host.sh --env SHMK_TORTURE_KILLS=$(N) --verbose \
+		--result $(BUILD)/torture-host.result tests/torture
+	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
+		--env SHMK_BACKEND=kmod --env SHMK_TORTURE_KILLS=$(N) \
+		--test-timeout 3000 --quiet --verbose \
+		--result $(BUILD)/torture-vm.result tests/torture
 
 # The module suite on a debug kernel (lockdep, KASAN, kmemleak, atomic
 # sleep, UBSAN). The first run builds that kernel from Debian's
