@@ -707,9 +707,10 @@ static void srv_publish(struct mem *m)
 	shmk_buf_drop(c->a, ref);
 }
 
+/* How a peer ended, when known (how 0: not known, shmk_msg.h). */
 static void check_end(struct mem *m, const struct shmk_msg *g)
 {
-	if (g->flags & SHMK_MSGF_GUESSED)
+	if ((g->flags & SHMK_MSGF_GUESSED) || g->how == 0)
 		return;
 	if (!(g->how == SHMK_END_SIGNAL && g->status == SIGKILL))
 		t_bad(&m->c, F_API, "event for %u/%u: how %u status %d, "
@@ -945,11 +946,7 @@ static void client_turn(struct mem *m)
 			st64(&me->gone_ns, now_ns());
 			st64(&me->gone_srv, idgen_of(g.peer, g.peer_gen));
 			ctr_bump(c->a, &c->st->notify);
-			if (!(g.flags & SHMK_MSGF_GUESSED) &&
-			    !(g.how == SHMK_END_SIGNAL &&
-			      g.status == SIGKILL))
-				t_bad(c, F_API, "SERVER_GONE: how %u status "
-				      "%d, want SIGKILL", g.how, g.status);
+			check_end(m, &g);
 			m->srv = 0;
 			break;
 		case SHMK_EV_SERVER_BACK:

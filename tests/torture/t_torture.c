@@ -1122,6 +1122,10 @@ static void summary(void)
 		   &D.surv_srv);
 	printf("# leaked bytes: %" PRIu64 " (%lu all-dead checkpoints)\n",
 	       D.leaked, D.checkpoints);
+	printf("# failures members reported: lock %" PRIu64 ", message %"
+	       PRIu64 ", content %" PRIu64 ", stuck %" PRIu64 ", api %" PRIu64
+	       "\n", D.st->bad[F_LOCK], D.st->bad[F_MSG],
+	       D.st->bad[F_CONTENT], D.st->bad[F_STUCK], D.st->bad[F_API]);
 	if (D.late)
 		printf("# %lu survivor events came more than 2 s after the "
 		       "kill (stacks on stderr)\n", D.late);
@@ -1154,6 +1158,7 @@ int main(int argc, char **argv)
 	struct shmk_arena_opts o;
 	struct shmk_arena_info ai;
 	struct shmk_arena *again = NULL;
+	struct tstate *copy;
 	uint64_t roff;
 	bool gone_ok = false;
 	unsigned long round;
@@ -1251,34 +1256,27 @@ int main(int argc, char **argv)
 	for (r = 0; r < NROLE; r++)
 		if (D.r[r].live || D.r[r].pidfd >= 0)
 			reap_quietly(&D.r[r]);
+	/* report() reads the counters from a private copy from now on */
+	copy = malloc(sizeof(*copy));
+	if (!copy)
+		return 1;
+	memcpy(copy, D.st, sizeof(*copy));
+	D.st = copy;
 	/* the last member frees the arena: nothing left behind */
 	r = shmk_free(D.a, D.st_off);
 	if (r)
 		dfail(D_ACCOUNT, "free of the state block: %d", r);
-	{
-		struct tstats keep = D.st->s;
-		uint64_t bad[NFAM];
-
-		memcpy(bad, D.st->bad, sizeof(bad));
-		D.st = NULL;
-		account("end, state block freed", 0);
-		r = shmk_arena_detach(D.a);
-		if (r)
-			dfail(D_GONE, "detach: %d", r);
-		r = shmk_arena_attach(D.name, 0, &again);
-		gone_ok = r == -ENOENT;
-		if (!gone_ok) {
-			dfail(D_GONE, "attach after the last member left: %d, "
-			      "want -ENOENT", r);
-			if (r == 0)
-				shmk_arena_detach(again);
-		}
-		/* report() reads the counters from a private copy now */
-		D.st = calloc(1, sizeof(*D.st));
-		if (!D.st)
-			return 1;
-		D.st->s = keep;
-		memcpy(D.st->bad, bad, sizeof(bad));
+	account("end, state block freed", 0);
+	r = shmk_arena_detach(D.a);
+	if (r)
+		dfail(D_GONE, "detach: %d", r);
+	r = shmk_arena_attach(D.name, 0, &again);
+	gone_ok = r == -ENOENT;
+	if (!gone_ok) {
+		dfail(D_GONE, "attach after the last member left: %d, want "
+		      "-ENOENT", r);
+		if (r == 0)
+			shmk_arena_detach(again);
 	}
 	summary();
 	return report(gone_ok);
