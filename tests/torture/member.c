@@ -125,7 +125,10 @@ int board_lock(struct tctx *c)
 	struct board *b = &c->st->board;
 	int r;
 
-	r = shmk_lock_acquire(c->a, state_off(c, &b->lock), lock_timeout(c));
+	do {	/* a signal (the driver's stack probe) ends a wait early */
+		r = shmk_lock_acquire(c->a, state_off(c, &b->lock),
+				      lock_timeout(c));
+	} while (r == -EINTR);
 	if (r == -EOWNERDEAD) {
 		if (!board_consistent(b)) {
 			board_repair(b);
@@ -198,7 +201,7 @@ static void cow_check(struct mem *m, shmk_ref_t ref, uint32_t kind)
 		return;
 	}
 	r = shmk_buf_write(c->a, &r2, &w, &lw);
-	if (r == -ENOMEM || r == -ETIMEDOUT) {
+	if (r == -ENOMEM || r == -ETIMEDOUT || r == -EINTR) {
 		add64(&c->st->s.alloc_timeouts, 1);
 		shmk_buf_drop(c->a, r2);
 		return;
@@ -253,7 +256,7 @@ static void board_post(struct mem *m)
 	}
 	size = sizeof(struct pay) + rnd_below(&c->rng, 4000);
 	r = shmk_buf_create(c->a, size, 16, SHMK_ALLOC_WAIT, 100 * MS, &ref);
-	if (r == -ETIMEDOUT || r == -ENOMEM) {
+	if (r == -ETIMEDOUT || r == -ENOMEM || r == -EINTR) {
 		add64(&c->st->s.alloc_timeouts, 1);
 		return;
 	}
@@ -425,7 +428,9 @@ static void cell_update(struct mem *m)
 	volatile unsigned int spin, n;
 	int r;
 
-	r = shmk_lock_acquire(c->a, off, m->bound);
+	do {
+		r = shmk_lock_acquire(c->a, off, m->bound);
+	} while (r == -EINTR);
 	a = __atomic_load_n(&cl->a, __ATOMIC_RELAXED);
 	b = __atomic_load_n(&cl->b, __ATOMIC_RELAXED);
 	if (r == -EOWNERDEAD) {
@@ -504,7 +509,7 @@ static void hog_step(struct mem *m)
 		if (r == 0)
 			add64(&c->st->s.alloc_waited_ok, 1);
 	}
-	if (r == -ETIMEDOUT || r == -ENOMEM) {
+	if (r == -ETIMEDOUT || r == -ENOMEM || r == -EINTR) {
 		add64(&c->st->s.alloc_timeouts, 1);
 		m->hog_off = 0;
 		return;
@@ -559,7 +564,7 @@ static void raw_events(struct mem *m)
 static bool transient(int r)
 {
 	return r == -EAGAIN || r == -ETIMEDOUT || r == -ENOMEM ||
-		r == -ENOSPC || r == -ENOBUFS;
+		r == -ENOSPC || r == -ENOBUFS || r == -EINTR;
 }
 
 /* Server: one request. Check it, copy on write, stamp, echo it. */
@@ -674,7 +679,7 @@ static void srv_publish(struct mem *m)
 
 	size = sizeof(struct pay) + rnd_below(&c->rng, 1000);
 	r = shmk_buf_create(c->a, size, 0, SHMK_ALLOC_WAIT, 100 * MS, &ref);
-	if (r == -ETIMEDOUT || r == -ENOMEM) {
+	if (r == -ETIMEDOUT || r == -ENOMEM || r == -EINTR) {
 		add64(&c->st->s.alloc_timeouts, 1);
 		return;
 	}
@@ -781,7 +786,7 @@ static void cli_send(struct mem *m)
 					       rnd_below(&c->rng, 8) ? 2000 :
 					       16000);
 	r = shmk_buf_create(c->a, size, 32, SHMK_ALLOC_WAIT, 200 * MS, &ref);
-	if (r == -ETIMEDOUT || r == -ENOMEM) {
+	if (r == -ETIMEDOUT || r == -ENOMEM || r == -EINTR) {
 		add64(&c->st->s.alloc_timeouts, 1);
 		return;
 	}

@@ -24,8 +24,8 @@
  * before a kill, 30), _EARLY_US (longest delay of a kill while a member
  * starts; default 1.5 times the average start time), _WIPE (rounds between all-dead checkpoints), _SIZE
  * (arena bytes, 8 MiB), _MSG (0: core API only), _VERBOSE (1: a line per
- * kill), _GDB (1: backtrace of a stuck member). SHMK_BACKEND picks the
- * backend.
+ * kill), _STACKS (1: user stacks of stuck or late members). SHMK_BACKEND
+ * picks the backend.
  */
 #include "torture.h"
 
@@ -560,7 +560,10 @@ static void lock_scan(const char *when)
 	}
 }
 
-/* Where is a stuck member? Threads' syscalls; a gdb backtrace if asked. */
+/*
+ * Where is a stuck member? Each thread's syscall and kernel stack; with
+ * SHMK_TORTURE_STACKS=1 its user stack too (and gdb's, where there is gdb).
+ */
 static void dump_stuck(pid_t pid)
 {
 	char path[384], buf[256], cmd[160];
@@ -591,9 +594,14 @@ static void dump_stuck(pid_t pid)
 	}
 	if (d)
 		closedir(d);
-	/* its main thread prints its user stack (member.c, on_usr1) */
+	if (!envnum("SHMK_TORTURE_STACKS", 0))
+		return;
+	/*
+	 * Its main thread prints its user stack (member.c, on_usr1). This
+	 * interrupts what it waits in, so it may also end the wait: opt-in.
+	 */
 	syscall(SYS_tgkill, pid, pid, SIGUSR1);
-	if (envnum("SHMK_TORTURE_GDB", 0)) {
+	if (access("/usr/bin/gdb", X_OK) == 0) {
 		snprintf(cmd, sizeof(cmd), "gdb -p %d -batch -ex 'thread "
 			 "apply all bt' 2>/dev/null | grep '^#' >&2", (int)pid);
 		if (system(cmd) < 0)
