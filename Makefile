@@ -83,7 +83,8 @@ check-vm: module tests
 N ?= 1000
 torture: module tests
 	@mkdir -p $(BUILD)
-	tests/run-host.sh --env SHMK_TORTURE_KILLS=$(N) --verbose \
+	tests/run-host.sh --env SHMK_TORTURE_KILLS=$(N) --test-timeout 3000 \
+		--verbose \
 		--result $(BUILD)/torture-host.result tests/torture
 	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
 		--env SHMK_BACKEND=kmod --env SHMK_TORTURE_KILLS=$(N) \

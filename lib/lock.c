@@ -151,10 +151,13 @@ int lm_lock_release(struct shmk_arena *a, uint64_t off)
 	CRASHPOINT("unlock:released");
 	st_rel(&h->op_pending, SHMK_ROBUST_NONE);
 	pthread_mutex_unlock(&a->rl_lock);
-	if (nv)
+	/*
+	 * Wake all waiters, not one: a lone wakee may die before its CAS,
+	 * and its death does not touch a lock it never owned, so the others
+	 * would sleep on a free lock until their timeout.
+	 */
+	if (nv || (old & SHMK_LOCK_WAITERS))
 		a->be->wake(a, off + LM_LOCK_DELTA, SHMK_WAKE_ALL);
-	else if (old & SHMK_LOCK_WAITERS)
-		a->be->wake(a, off + LM_LOCK_DELTA, 1);
 	return 0;
 }
 
