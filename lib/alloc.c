@@ -941,9 +941,12 @@ int lm_free(struct shmk_arena *a, uint64_t off, bool buffer)
 	note_free(a);
 	if (!ld_rlx(&bits[w]) && ld_rlx(&a->cur[b.c]) != b.p + 1 &&
 	    chunk_empty(a, b.p, b.c)) {
-		if (b.owner == 0)
+		/* Re-read: a reclaim may have orphaned it meanwhile. */
+		uint32_t owner = ld_sc(&lm_desc(a, b.p)->owner);
+
+		if (owner == 0)
 			chunk_drop_orphan(a, b.p, b.c);
-		else if (b.owner == a->id &&
+		else if (owner == a->id &&
 			 ld_rlx(&lm_desc(a, b.p)->gen) == a->gen)
 			chunk_drop_own(a, b.p, b.c);
 	}
@@ -1005,9 +1008,18 @@ int lm_heap_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen)
 			    chunk_release(a, p, c, id)) {
 				freed++;
 			} else {
+				/*
+				 * Orphan it, then look again: a concurrent
+				 * lm_free() that cleared the last slot after
+				 * our check saw the old owner and left the
+				 * chunk to us (seq_cst on both sides).
+				 */
 				list_del(a, p, id);
-				st_rel(&d->owner, 0);
+				st_sc(&d->owner, 0);
 				list_add(a, p, 0);
+				if (c < LM_NCLASS && chunk_empty(a, p, c) &&
+				    chunk_release(a, p, c, 0))
+					freed++;
 			}
 			break;
 		default:
