@@ -191,13 +191,16 @@ struct shmk_queue {
 };
 
 /*
- * Called for each descriptor as the consumer takes it: MQ_TAKE delivers
- * it, MQ_DROP drops it (not counted), MQ_LAST delivers it and ends the
- * batch there (what follows stays queued).
+ * Called for each descriptor as the consumer takes it, before its slot is
+ * released: MQ_TAKE delivers it, MQ_DROP drops it (not counted), MQ_LAST
+ * delivers it and ends the batch there (what follows stays queued),
+ * MQ_KEEP leaves it and what follows queued (the consumer cannot take it
+ * now); mq_recv() then returns -ENOBUFS if it took nothing else.
  */
 #define MQ_TAKE		0
 #define MQ_DROP		1
 #define MQ_LAST		2
+#define MQ_KEEP		3
 /* Spin bound of a handle: SHMK_SPIN_US if set, else @requested. */
 uint64_t mq_spin_ns(uint32_t requested);
 

@@ -845,7 +845,7 @@ static uint64_t lane_blk_of(struct shmk_queue *q, struct mq_lane *L,
 static unsigned int lane_take(struct shmk_queue *q, uint32_t i, uint64_t head,
 			      struct shmk_qmsg *m, unsigned int n,
 			      mq_take_fn fn, void *ctx, bool *moved,
-			      bool *stop)
+			      bool *stop, bool *kept)
 {
 	struct mq_lane *L = &q->lane[i];
 	uint64_t c, wc, r, blk, nx, base, idx;
@@ -915,6 +915,13 @@ static unsigned int lane_take(struct shmk_queue *q, uint32_t i, uint64_t head,
 	for (j = 0; j < k; j++) {
 		int v = fn ? fn(ctx, &m[j]) : MQ_TAKE;
 
+		if (v == MQ_KEEP) {
+			*stop = true;
+			*kept = true;
+			blk = lane_blk_of(q, L, r, r + j);
+			k = j;
+			break;
+		}
 		if (v == MQ_DROP)
 			continue;
 		if (out != j)
@@ -928,6 +935,8 @@ static unsigned int lane_take(struct shmk_queue *q, uint32_t i, uint64_t head,
 			break;
 		}
 	}
+	if (k == 0)
+		return 0;
 	st_rlx(&L->rblk, blk);
 	st_rel(&L->rcount, r + k);
 	*moved = true;
@@ -936,7 +945,8 @@ static unsigned int lane_take(struct shmk_queue *q, uint32_t i, uint64_t head,
 
 static unsigned int lanes_drain(struct shmk_queue *q, uint64_t head,
 				struct shmk_qmsg *m, unsigned int n,
-				mq_take_fn fn, void *ctx, bool *moved)
+				mq_take_fn fn, void *ctx, bool *moved,
+				bool *kept)
 {
 	uint32_t nw = lane_words(q->nlanes), w, i, start, k;
 	unsigned int got = 0;
@@ -952,14 +962,18 @@ static unsigned int lanes_drain(struct shmk_queue *q, uint64_t head,
 			bits &= bits - 1;
 			if (i < q->nlanes)
 				got += lane_take(q, i, head, m + got, n - got,
-						 fn, ctx, moved, &stop);
+						 fn, ctx, moved, &stop, kept);
 		}
 	}
 	return got;
 }
 
+/*
+ * Take up to @n descriptors. The callback sees each one before its slot is
+ * released (rule H); *@kept says it refused one, which stays queued.
+ */
 static unsigned int drain(struct shmk_queue *q, struct shmk_qmsg *m,
-			  unsigned int n, mq_take_fn fn, void *ctx)
+			  unsigned int n, mq_take_fn fn, void *ctx, bool *kept)
 {
 	struct mq_hdr *h = q->h;
 	uint64_t head = q->head, c;
@@ -979,9 +993,14 @@ static unsigned int drain(struct shmk_queue *q, struct shmk_qmsg *m,
 		m[got].flags = ld_rlx(&s->flags);
 		m[got].sender = ld_rlx(&s->sender);
 		m[got].sender_gen = ld_rlx(&s->sender_gen);
+		v = fn ? fn(ctx, &m[got]) : MQ_TAKE;
+		if (v == MQ_KEEP) {
+			stop = true;
+			*kept = true;
+			break;
+		}
 		st_rel(&s->ctl, SC_MAKE(head + q->cap, SC_FREE, 0, 0));
 		head++;
-		v = fn ? fn(ctx, &m[got]) : MQ_TAKE;
 		if (v == MQ_DROP)
 			continue;
 		got++;
@@ -991,7 +1010,8 @@ static unsigned int drain(struct shmk_queue *q, struct shmk_qmsg *m,
 		}
 	}
 	if (!stop && got < n && q->nlanes && ld_acq(&h->lanes_used))
-		got += lanes_drain(q, head, m + got, n - got, fn, ctx, &moved);
+		got += lanes_drain(q, head, m + got, n - got, fn, ctx, &moved,
+				   kept);
 	if (head != q->head) {
 		q->head = head;
 		st_rel(&h->head, head);
@@ -1077,6 +1097,7 @@ int mq_recv(struct shmk_queue *q, struct shmk_qmsg *m, unsigned int n,
 	uint32_t *sl = &q->h->sleeping;
 	uint64_t spin_end;
 	unsigned int got;
+	bool kept = false;
 	int r;
 
 	if (!q->consumer)
@@ -1088,9 +1109,11 @@ int mq_recv(struct shmk_queue *q, struct shmk_qmsg *m, unsigned int n,
 		mq_repair(q);
 	}
 	for (;;) {
-		got = drain(q, m, n, fn, ctx);
+		got = drain(q, m, n, fn, ctx, &kept);
 		if (got)
 			return (int)got;
+		if (kept)
+			return -ENOBUFS;
 		if (abs && shmk_deadline_passed(abs)) {
 			if (repair_head(q))
 				continue;
@@ -1144,6 +1167,7 @@ SHMK_EXPORT int shmk_queue_recv(struct shmk_queue *q, struct shmk_qmsg *m,
 				unsigned int n, int64_t timeout_ns)
 {
 	struct timespec ts, *abs;
+	bool kept = false;
 	int r;
 	ERRNO_SAVE;
 
@@ -1156,9 +1180,9 @@ SHMK_EXPORT int shmk_queue_recv(struct shmk_queue *q, struct shmk_qmsg *m,
 			q->need_repair = false;
 			mq_repair(q);
 		}
-		r = (int)drain(q, m, n, NULL, NULL);
+		r = (int)drain(q, m, n, NULL, NULL, &kept);
 		if (r == 0 && repair_head(q))
-			r = (int)drain(q, m, n, NULL, NULL);
+			r = (int)drain(q, m, n, NULL, NULL, &kept);
 		ERRNO_RESTORE;
 		return r ? r : -EAGAIN;
 	}
@@ -1348,6 +1372,7 @@ static int drop_token(void *ctx, struct shmk_qmsg *m)
 int mq_close(struct shmk_queue *q, const struct timespec *abs)
 {
 	struct shmk_qmsg m[32];
+	bool kept = false;
 	uint32_t i;
 	int r;
 
@@ -1355,7 +1380,7 @@ int mq_close(struct shmk_queue *q, const struct timespec *abs)
 		for (i = 0; i < 4 * (q->cap + 64); i++) {
 			if (!mq_pending(q) && !repair_head(q))
 				break;
-			drain(q, m, 32, drop_token, q);
+			drain(q, m, 32, drop_token, q, &kept);
 		}
 		mq_stop_consuming(q);
 	} else {

@@ -276,17 +276,26 @@ static int dir_read(struct shmk_session *s, struct ms_dir *d, uint64_t *rv)
 	return -EAGAIN;
 }
 
-/* Accept buffer tokens of DATA before the slot is released (rule H). */
+/*
+ * Accept buffer tokens of DATA before the slot is released (rule H). With
+ * our holdings table full the message stays queued, and recv says -ENOBUFS
+ * until the application drops references: a live sender's message is never
+ * dropped.
+ */
 static int take_cb(void *ctx, struct shmk_qmsg *m)
 {
 	struct shmk_session *s = ctx;
 	shmk_ref_t ref;
+	int r;
 
 	if (KIND(m->flags) == K_TAKEOVER)
 		return MQ_LAST;	/* what follows is the next server's */
 	if (KIND(m->flags) != K_DATA || !(m->flags & SHMK_QMSG_TOKEN))
 		return MQ_TAKE;
-	if (shmk_buf_accept(s->a, m->val, &ref)) {
+	r = shmk_buf_accept(s->a, m->val, &ref);
+	if (r == -ENOBUFS)
+		return MQ_KEEP;
+	if (r) {
 		s->dropped++;	/* its sender died or took it back */
 		return MQ_DROP;
 	}

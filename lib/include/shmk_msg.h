@@ -284,7 +284,10 @@ struct shmk_msg {
 
 /*
  * Next message or event, waiting up to @timeout_ns. 1 when *m was filled,
- * -EAGAIN (timeout 0, nothing), -ETIMEDOUT, -EINTR.
+ * -EAGAIN (timeout 0, nothing), -ETIMEDOUT, -EINTR, or -ENOBUFS: the next
+ * message carries a buffer and this member already holds refs_per_member
+ * references. That message stays first in line (nothing is dropped and
+ * later messages wait behind it); drop references, then receive again.
  */
 int shmk_session_recv(struct shmk_session *s, struct shmk_msg *m,
 		      int64_t timeout_ns);

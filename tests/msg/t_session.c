@@ -403,6 +403,150 @@ static void t_publish(void)
 	teardown("publish");
 }
 
+/*
+ * A receiver whose holdings table is full: recv says -ENOBUFS and keeps
+ * the message first in line; nothing from the live sender is lost, and
+ * order holds once references are dropped.
+ */
+#define FULL_MSGS	10
+
+struct full_cli {
+	char name[64];
+	int go, rep;		/* pipes: parent -> client, client -> parent */
+};
+
+static int full_client(void *arg)
+{
+	struct full_cli *fc = arg;
+	struct shmk_session *s;
+	struct shmk_arena *a;
+	shmk_ref_t ref;
+	uint64_t w, sent = 0;
+	int r, i;
+
+	r = shmk_client_connect(fc->name, NULL, 10 * SEC, &s);
+	if (r)
+		return 10;
+	a = shmk_session_arena(s);
+	if (get64(fc->go, &w, 20000))
+		return 11;
+	for (i = 0; i < FULL_MSGS; i++) {
+		r = shmk_buf_create(a, 64, 0, 0, 0, &ref);
+		if (r == 0)
+			r = shmk_session_send(s, SHMK_PEER_SERVER, ref,
+					      (uint64_t)i, 0, 0);
+		if (r == 0)
+			sent++;
+	}
+	put64(fc->rep, sent);
+	if (get64(fc->go, &w, 20000))
+		return 12;
+	return shmk_session_close(s) ? 13 : 0;
+}
+
+/* Receive DATA (timeout 0) into got[] until an error; returns it. */
+static int full_drain(struct shmk_session *s, shmk_ref_t *got, int *n,
+		      uint64_t *next, int *order_bad)
+{
+	struct shmk_msg m;
+	int r;
+
+	while ((r = shmk_session_recv(s, &m, 0)) == 1) {
+		if (m.type != SHMK_MSG_DATA)
+			continue;
+		if (m.tag != (*next)++)
+			(*order_bad)++;
+		if (*n < FULL_MSGS)
+			got[(*n)++] = m.ref;
+		else
+			shmk_buf_drop(shmk_session_arena(s), m.ref);
+	}
+	return r;
+}
+
+static void t_full_holdings(void)
+{
+	struct shmk_server_opts o;
+	struct shmk_session_info si;
+	struct shmk_session *srv;
+	struct shmk_arena *a, *obs;
+	struct full_cli fc;
+	struct shmk_msg m;
+	shmk_ref_t fill[64], got[FULL_MSGS];
+	int go[2], rep[2], nfill = 0, n = 0, bad = 0, i, r;
+	uint64_t next = 0, w = 0;
+	pid_t pid;
+
+	memset(&o, 0, sizeof(o));
+	memset(&fc, 0, sizeof(fc));
+	tname(fc.name, sizeof(fc.name), "sf");
+	o.max_clients = 2;
+	o.arena_size = 4 << 20;
+	o.refs_per_member = 32;
+	if (!ok(shmk_server_start(fc.name, &o, &srv) == 0,
+		"full: server started (32 references per member)"))
+		return;
+	a = shmk_session_arena(srv);
+	if (pipe(go) || pipe(rep))
+		return;
+	fc.go = go[0];
+	fc.rep = rep[1];
+	pid = spawn(full_client, &fc);
+	do {
+		r = shmk_session_recv(srv, &m, 10 * SEC);
+	} while (r == 1 && m.type != SHMK_EV_CONNECTED);
+	ok(r == 1, "full: client connected");
+	/* fill our holdings table, then leave room for 3 */
+	while (nfill < 64 &&
+	       shmk_buf_create(a, 64, 0, 0, 0, &fill[nfill]) == 0)
+		nfill++;
+	ok(nfill > 3 && nfill < 64, "full: table full after %d buffers",
+	   nfill);
+	for (i = 0; i < 3 && nfill; i++)
+		shmk_buf_drop(a, fill[--nfill]);
+	put64(go[1], 1);
+	get64(rep[0], &w, 20000);
+	is(w, FULL_MSGS, "full: client sent %d buffers", FULL_MSGS);
+
+	r = full_drain(srv, got, &n, &next, &bad);
+	is(r, -ENOBUFS, "full: recv says -ENOBUFS once the table is full");
+	is(n, 3, "full: the 3 that fit were delivered");
+	is(shmk_session_recv(srv, &m, 0), -ENOBUFS,
+	   "full: and says it again: the next message waits, not dropped");
+	for (i = 0; i < 5 && nfill; i++)
+		shmk_buf_drop(a, fill[--nfill]);
+	r = full_drain(srv, got, &n, &next, &bad);
+	is(r, -ENOBUFS, "full: 5 references dropped, table full again");
+	is(n, 8, "full: 5 more delivered");
+	while (nfill)
+		shmk_buf_drop(a, fill[--nfill]);
+	r = full_drain(srv, got, &n, &next, &bad);
+	is(r, -EAGAIN, "full: all references dropped, queue empty");
+	is(n, FULL_MSGS, "full: all %d messages delivered", FULL_MSGS);
+	is(bad, 0, "full: in order, none duplicated");
+	ok(shmk_session_info(srv, &si) == 0 && si.dropped == 0,
+	   "full: session dropped nothing");
+	for (i = 0; i < n; i++)
+		shmk_buf_drop(a, got[i]);
+	put64(go[1], 2);
+	is(reap(pid), 0, "full: client closed cleanly");
+	do {
+		r = shmk_session_recv(srv, &m, 10 * SEC);
+	} while (r == 1 && m.type != SHMK_EV_DISCONNECTED);
+	ok(r == 1, "full: server saw it disconnect");
+	r = shmk_arena_attach(fc.name, 0, &obs);
+	ok(shmk_session_close(srv) == 0, "full: server closed");
+	if (ok(r == 0, "full: observer attached")) {
+		eat_events(obs);
+		ok(arena_all_free(obs, "full"), "full: every byte free");
+		shmk_arena_detach(obs);
+	}
+	close(go[0]);
+	close(go[1]);
+	close(rep[0]);
+	close(rep[1]);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -416,5 +560,6 @@ int main(void)
 	RUN(t_dead_peer);
 	RUN(t_storm);
 	RUN(t_publish);
+	RUN(t_full_holdings);
 	return done_testing();
 }
