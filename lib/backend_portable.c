@@ -52,6 +52,13 @@
 #define PT_VERSION	1
 #define PT_LOG		64
 #define PT_SLICE_MS	100
+/*
+ * A log record reserved but still unpublished after this long is taken for
+ * one whose writer died between the two steps: readers count it as lost
+ * (an OVERFLOW event, which asks for a liveness scan) instead of waiting
+ * for it, or reporting it pending, for ever.
+ */
+#define PT_LOG_STUCK_MS	50
 #define PT_READY	1
 #define PT_DEFUNCT	2
 #define PT_F_PERSISTENT	1U
@@ -118,6 +125,8 @@ struct pt {
 	struct pt_hdr *h;
 	size_t map_size;	/* whole object */
 	uint64_t logpos;
+	uint64_t stuck_pos;	/* 1 + a record seen unpublished, since: */
+	uint64_t stuck_ns;
 	uint32_t member_max;
 	struct pt_peer *peer;	/* [member_max + 1] */
 	char shm_name[SHMK_NAME_MAX + 8];
@@ -178,6 +187,7 @@ static void log_append(struct pt *p, const struct shmk_event *ev)
 	uint64_t *dst = (uint64_t *)&r->ev;
 	size_t i;
 
+	CRASHPOINT("log:reserved");
 	st_sc(&r->seq, 0);
 	for (i = 0; i < sizeof(*ev) / 8; i++)
 		st_sc(&dst[i], src[i]);
@@ -197,24 +207,48 @@ static void ev_copy(struct shmk_event *dst, const struct shmk_event *src)
 		d[i] = ld_acq(&s[i]);
 }
 
+/*
+ * The record at our position is unpublished: true once it has been so for
+ * PT_LOG_STUCK_MS (its writer died). @note: start the clock (the reader).
+ */
+static bool log_stuck(struct pt *p, bool note)
+{
+	uint64_t pos = ld_rlx(&p->logpos), now = shmk_now_ns();
+
+	if (ld_rlx(&p->stuck_pos) != pos + 1) {
+		if (note) {
+			st_rlx(&p->stuck_ns, now);
+			st_rlx(&p->stuck_pos, pos + 1);
+		}
+		return false;
+	}
+	return now - ld_rlx(&p->stuck_ns) >= PT_LOG_STUCK_MS * 1000000ULL;
+}
+
+/* Skip @n records of the log, reporting them lost. */
+static void log_skip(struct shmk_arena *a, struct pt *p, uint64_t n)
+{
+	struct shmk_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = SHMK_EVENT_OVERFLOW;
+	ev.lost = n;
+	shmk_ev_push(a, &ev);
+	st_rlx(&p->logpos, p->logpos + n);
+}
+
 /* Copy published records from our position into the local queue. */
 static void log_read(struct shmk_arena *a)
 {
 	struct pt *p = PT(a);
 	uint64_t head = ld_acq(&p->h->log_head);
 	struct shmk_event ev;
-	struct pt_rec *r;
+	struct pt_rec *r, *nx;
 	uint64_t s1, s2;
 
 	while (p->logpos < head) {
 		if (head - p->logpos > PT_LOG) {
-			uint64_t lost = head - p->logpos - PT_LOG;
-
-			memset(&ev, 0, sizeof(ev));
-			ev.type = SHMK_EVENT_OVERFLOW;
-			ev.lost = lost;
-			shmk_ev_push(a, &ev);
-			p->logpos += lost;
+			log_skip(a, p, head - p->logpos - PT_LOG);
 			continue;
 		}
 		r = &p->h->log[p->logpos % PT_LOG];
@@ -225,27 +259,22 @@ static void log_read(struct shmk_arena *a)
 			if (s2 == s1) {
 				if (ev.member_id != a->id)
 					shmk_ev_push(a, &ev);
-				p->logpos++;
+				st_rlx(&p->logpos, p->logpos + 1);
 				continue;
 			}
 		}
-		if (s1 > p->logpos + 1 || p->logpos + 1 < head) {
-			/*
-			 * Overwritten, or a writer died before publishing
-			 * while later records are out: count it as lost.
-			 */
-			struct pt_rec *nx = &p->h->log[(p->logpos + 1) %
-							PT_LOG];
-
-			if (s1 > p->logpos + 1 ||
-			    ld_acq(&nx->seq) == p->logpos + 2) {
-				memset(&ev, 0, sizeof(ev));
-				ev.type = SHMK_EVENT_OVERFLOW;
-				ev.lost = 1;
-				shmk_ev_push(a, &ev);
-				p->logpos++;
-				continue;
-			}
+		/*
+		 * Overwritten; or a writer died before publishing, seen
+		 * because later records are out or because it stays so:
+		 * count it as lost.
+		 */
+		nx = &p->h->log[(p->logpos + 1) % PT_LOG];
+		if (s1 > p->logpos + 1 ||
+		    (p->logpos + 1 < head &&
+		     ld_acq(&nx->seq) == p->logpos + 2) ||
+		    log_stuck(p, true)) {
+			log_skip(a, p, 1);
+			continue;
 		}
 		break;	/* being written: read it next time */
 	}
@@ -461,11 +490,26 @@ static bool scan_try(struct shmk_arena *a)
 	return got;
 }
 
+/*
+ * Something for log_read() to do: a published record, an overwritten or
+ * skippable one. A record still being written is not (the waits would
+ * return at once and callers spin) until it counts as stuck.
+ */
 static bool events_pending(struct shmk_arena *a)
 {
 	struct pt *p = PT(a);
+	uint64_t head = ld_acq(&p->h->log_head), pos = ld_rlx(&p->logpos);
+	uint64_t seq;
 
-	return ld_acq(&p->h->log_head) != p->logpos;
+	if (head == pos)
+		return false;
+	if (head - pos > 1)
+		return true;	/* overflow, or a later record to look at */
+	seq = ld_acq(&p->h->log[pos % PT_LOG].seq);
+	if (seq != pos + 1 && seq <= pos + 1 &&
+	    ld_rlx(&p->stuck_pos) == pos + 1 && !log_stuck(p, false))
+		return false;
+	return true;
 }
 
 /* ---- open / close ---------------------------------------------------- */
