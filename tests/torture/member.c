@@ -567,6 +567,15 @@ static bool transient(int r)
 		r == -ENOSPC || r == -ENOBUFS || r == -EINTR;
 }
 
+/* Between retries of an operation that found the arena full: let the
+ * members that will free memory run (2 CPUs, many members). */
+static void retry_pause(void)
+{
+	struct timespec ts = { 0, 200000 };
+
+	nanosleep(&ts, NULL);
+}
+
 /* Server: one request. Check it, copy on write, stamp, echo it. */
 static void srv_req(struct mem *m, struct shmk_msg *g)
 {
@@ -625,17 +634,29 @@ static void srv_req(struct mem *m, struct shmk_msg *g)
 	if (p->seq >= m->cl[g->peer].next)
 		m->cl[g->peer].next = p->seq + 1;
 	cow_check(m, g->ref, K_REQ);
-	/* stamp it: our reference is the only one, so no copy is needed */
-	r = shmk_buf_write(c->a, &g->ref, (void **)&w, &lw);
-	if (r) {
-		if (transient(r))
-			add64(&c->st->s.alloc_timeouts, 1);
-		else
+	/*
+	 * Stamp it. A client that sent with KEEP still holds the buffer, so
+	 * this may copy, and the arena may be full for a while: retry, as a
+	 * dropped request would be a loss between live peers.
+	 */
+	end = now_ns() + (uint64_t)m->bound / 3;
+	while ((r = shmk_buf_write(c->a, &g->ref, (void **)&w, &lw)) != 0) {
+		if (!transient(r)) {
 			t_bad(c, F_API, "stamp: buf_write: %d", r);
-		goto out;
+			goto out;
+		}
+		add64(&c->st->s.alloc_timeouts, 1);
+		if (!alive(c->a, from))
+			goto out;
+		if (now_ns() > end) {
+			t_bad(c, F_STUCK, "could not stamp a request of live "
+			      "client %u/%u for %" PRId64 " ms: %d", g->peer,
+			      g->peer_gen, m->bound / 3 / MS, r);
+			goto out;
+		}
+		retry_pause();
 	}
 	w->stamp = c->me;
-	end = now_ns() + (uint64_t)m->bound / 3;
 	for (;;) {
 		r = shmk_session_send(M.s, g->peer, g->ref, g->tag,
 				      SHMK_SEND_WAIT | SHMK_SEND_KEEP,
@@ -661,6 +682,8 @@ static void srv_req(struct mem *m, struct shmk_msg *g)
 			      g->peer_gen, m->bound / 3 / MS, r);
 			break;
 		}
+		if (r == -ENOBUFS || r == -ENOMEM)
+			retry_pause();	/* the send did not wait */
 	}
 out:
 	if (g->ref)
@@ -755,7 +778,9 @@ static void server_turn(struct mem *m)
 			break;
 		}
 	}
-	if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT && r != -EINTR)
+	if (r == -ENOBUFS)
+		add64(&c->st->s.recv_full, 1);	/* we hold too many: later */
+	else if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT && r != -EINTR)
 		t_bad(c, F_API, "server: session_recv: %d", r);
 }
 
@@ -968,7 +993,9 @@ static void client_turn(struct mem *m)
 			break;
 		}
 	}
-	if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT && r != -EINTR)
+	if (r == -ENOBUFS)
+		add64(&c->st->s.recv_full, 1);
+	else if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT && r != -EINTR)
 		t_bad(c, F_API, "client: session_recv: %d", r);
 }
 #endif /* TORTURE_MSG */

@@ -1157,8 +1157,9 @@ static void summary(void)
 	       s->alloc_waits, s->alloc_waited_ok, s->alloc_timeouts);
 	printf("# cells: %" PRIu64 " locked updates; %" PRIu64 " sends "
 	       "retried, %" PRIu64 " failed for lack of room; %" PRIu64
-	       " + %lu event overflows\n", s->cell_ops, s->send_retries,
-	       s->send_fail, s->overflow, D.overflows);
+	       " + %lu event overflows; %" PRIu64 " receives found the "
+	       "holdings table full\n", s->cell_ops, s->send_retries,
+	       s->send_fail, s->overflow, D.overflows, s->recv_full);
 }
 
 int main(int argc, char **argv)

@@ -122,7 +122,7 @@ struct tstats {
 	uint64_t cell_ops, lock_recov, torn_repaired;
 	uint64_t cow_checks, hog_ok, alloc_timeouts, send_retries, send_fail;
 	uint64_t alloc_waits, alloc_waited_ok;
-	uint64_t overflow, peer_events;
+	uint64_t overflow, peer_events, recv_full;
 };
 
 struct tstate {
