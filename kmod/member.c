@@ -63,28 +63,48 @@ void shmk_member_free(struct shmk_member *m)
 }
 
 /*
- * Takes the lowest free or dead slot of @arena for @m. Called with the
- * registry lock held, so @arena cannot be unlinked meanwhile.
+ * The slot a new member takes: the lowest never-used one, else the one
+ * whose member ended longest ago. A dead member's record (how, status)
+ * thus stays readable as long as possible, and an id is reused as late as
+ * possible, which gives survivors the most time to reclaim what it owned.
+ * Called with the arena @lock held.
+ */
+static struct shmk_slot *shmk_slot_pick(struct shmk_arena *arena)
+{
+	struct shmk_slot *best = NULL, *s;
+	u32 i;
+
+	lockdep_assert_held(&arena->lock);
+	for (i = 0; i < arena->member_max; i++) {
+		s = &arena->slots[i];
+		if (s->state == SHMK_MEMBER_FREE)
+			return s;
+		if (s->state == SHMK_MEMBER_DEAD &&
+		    (!best || s->end_ns < best->end_ns))
+			best = s;
+	}
+	return best;
+}
+
+/*
+ * Gives @m a slot of @arena (shmk_slot_pick()). Called with the registry
+ * lock held, so @arena cannot be unlinked meanwhile.
  */
 int shmk_member_attach(struct shmk_member *m, struct shmk_arena *arena,
 		       u32 attach_flags)
 {
 	struct shmk_ctrl_member *cm;
-	struct shmk_slot *slot = NULL;
+	struct shmk_slot *slot;
 	u32 i;
 
 	lockdep_assert_held(&shmk_registry_lock);
 	mutex_lock(&arena->lock);
-	for (i = 0; i < arena->member_max; i++) {
-		if (arena->slots[i].state != SHMK_MEMBER_LIVE) {
-			slot = &arena->slots[i];
-			break;
-		}
-	}
+	slot = shmk_slot_pick(arena);
 	if (!slot) {
 		mutex_unlock(&arena->lock);
 		return -ENOSPC;
 	}
+	i = slot - arena->slots;
 
 	slot->generation++;
 	if (!slot->generation)
@@ -177,6 +197,7 @@ void shmk_member_end(struct shmk_member *m, u32 how, s32 status)
 
 	arena->slots[m->id - 1].state = SHMK_MEMBER_DEAD;
 	arena->slots[m->id - 1].member = NULL;
+	arena->slots[m->id - 1].end_ns = ev.time_ns;
 	arena->members_live--;
 	WRITE_ONCE(m->state, SHMK_MS_ENDED);
 

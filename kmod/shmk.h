@@ -85,6 +85,7 @@ extern struct list_head shmk_arena_list;	/* (protected by shmk_registry_lock) */
 /* Kernel-side view of one member slot. */
 struct shmk_slot {
 	struct shmk_member *member;	/* LIVE only (protected by arena @lock) */
+	u64 end_ns;			/* DEAD: when (protected by arena @lock) */
 	u32 generation;			/* (protected by arena @lock) */
 	u32 state;			/* SHMK_MEMBER_* (protected by arena @lock) */
 };

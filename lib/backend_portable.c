@@ -516,6 +516,34 @@ static bool events_pending(struct shmk_arena *a)
 
 static void pt_close(struct shmk_arena *a, bool clean);
 
+/*
+ * The slot to claim, as the module picks it: the lowest never-used one,
+ * else the one that ended longest ago (its record stays readable longest,
+ * its id is reused last). 0 if none; *@ctl is what the caller CASes from.
+ */
+static uint32_t slot_pick(struct pt *p, uint64_t *ctl)
+{
+	uint64_t c, end, best_end = UINT64_MAX;
+	uint32_t id, best = 0;
+
+	for (id = 1; id <= p->member_max; id++) {
+		c = ld_acq(&p->h->m[id - 1].ctl);
+		if (PM_STATE(c) == PM_FREE) {
+			*ctl = c;
+			return id;
+		}
+		if (PM_STATE(c) != PM_DEAD)
+			continue;
+		end = ld_acq(&p->h->m[id - 1].end_ns);
+		if (!best || end < best_end) {
+			best = id;
+			best_end = end;
+			*ctl = c;
+		}
+	}
+	return best;
+}
+
 static int claim_slot(struct shmk_arena *a, struct pt *p)
 {
 	uint64_t start = 0, ctl, nctl;
@@ -525,12 +553,9 @@ static int claim_slot(struct shmk_arena *a, struct pt *p)
 	r = shmk_proc_starttime(getpid(), &start, NULL, NULL);
 	if (r < 0)
 		start = 0;
-	for (id = 1; id <= p->member_max; id++) {
+	while ((id = slot_pick(p, &ctl)) != 0) {
 		struct pt_member *m = &p->h->m[id - 1];
 
-		ctl = ld_acq(&m->ctl);
-		if (PM_STATE(ctl) != PM_FREE && PM_STATE(ctl) != PM_DEAD)
-			continue;
 		gen = (PM_GEN(ctl) + 1) & 0x0fffffff;
 		if (gen == 0)
 			gen = 1;

@@ -292,11 +292,15 @@ static int t_join_ignores_size_mode(void)
 	return expect_absent(nm);
 }
 
-/* Member ids: lowest FREE or DEAD slot; the generation bumps on reuse. */
+/*
+ * Member ids: the lowest never-used slot first; the dead records of
+ * members that left stay readable meanwhile.
+ */
 static int t_member_ids(void)
 {
 	struct shmk_attach at[6];
 	char nm[SHMK_NAME_MAX];
+	struct kt_member m;
 	int fd[6], i;
 
 	kt_name(nm, "ids");
@@ -310,24 +314,31 @@ static int t_member_ids(void)
 		KT_EQ(at[i].member_id, i + 1);
 		KT_TRUE(at[i].generation != 0);
 	}
-	/* Free slot 2 then slot 1: the next ones take 1, then 2, then 4. */
+	/* Slots 2 and 1 end: the next members take 4 and 5, not them. */
 	KT_RET(kt_detach(fd[1]), 0);
 	KT_RET(kt_detach(fd[0]), 0);
 	KT_RET(kt_attach(fd[3], nm, 0, 0, 0, &at[3]), 0);
-	KT_EQ(at[3].member_id, 1);
-	KT_TRUE(at[3].generation > at[0].generation);
+	KT_EQ(at[3].member_id, 4);
 	KT_RET(kt_attach(fd[4], nm, 0, 0, 0, &at[4]), 0);
-	KT_EQ(at[4].member_id, 2);
-	KT_TRUE(at[4].generation > at[1].generation);
-	KT_RET(kt_attach(fd[5], nm, 0, 0, 0, &at[5]), 0);
-	KT_EQ(at[5].member_id, 4);
-	KT_TRUE(at[5].generation != 0);
+	KT_EQ(at[4].member_id, 5);
+	KT_RET(kt_join(&m, nm, 0, 0, 0), 0);
+	KT_EQ(m.at.member_id, 6);
+	KT_EQ(kt_slot(m.ctrl, 1)->state, SHMK_MEMBER_DEAD);
+	KT_EQ(kt_slot(m.ctrl, 1)->how, SHMK_END_DETACH);
+	KT_EQ(kt_slot(m.ctrl, 1)->generation, at[0].generation);
+	KT_EQ(kt_slot(m.ctrl, 2)->state, SHMK_MEMBER_DEAD);
+	KT_EQ(kt_slot(m.ctrl, 2)->generation, at[1].generation);
+	kt_leave(&m, true);
 	for (i = 0; i < 6; i++)
 		close(fd[i]);
 	return expect_absent(nm);
 }
 
-/* The slot of a crashed member is reused too, with a new generation. */
+/*
+ * A killed member's record stays (how, status) while never-used slots
+ * remain; once every slot has been used, the slot that ended longest ago
+ * is reused first, with a new generation.
+ */
 static int crash_member(void *arg)
 {
 	const char *nm = arg;
@@ -344,25 +355,40 @@ static int crash_member(void *arg)
 
 static int t_member_id_after_crash(void)
 {
-	struct shmk_attach a, b;
+	struct kt_params p;
+	struct shmk_attach a;
 	char nm[SHMK_NAME_MAX];
-	uint32_t gen2;
-	int f1 = kt_open(), f2 = kt_open();
 	struct kt_member m;
+	uint32_t gen2, i;
+	int *fds, r = KT_PASS;
 
-	KT_TRUE(f1 >= 0 && f2 >= 0);
+	KT_RET(kt_params(&p), 0);
+	fds = calloc(p.max_members, sizeof(int));
+	KT_TRUE(fds != NULL);
 	kt_name(nm, "crashid");
 	KT_RET(kt_join(&m, nm, 4096, SHMK_ATTACH_CREATE, 0600), 0);
 	KT_EQ(kt_reap(kt_fork(crash_member, nm)), KT_KILLED(SIGKILL));
 	gen2 = kt_slot(m.ctrl, 2)->generation;
 	KT_EQ(kt_slot(m.ctrl, 2)->state, SHMK_MEMBER_DEAD);
-	KT_RET(kt_attach(f1, nm, 0, 0, 0, &a), 0);
+	/* members 3..max take the never-used slots; 2's record stays */
+	for (i = 0; i + 2 < p.max_members && r == KT_PASS; i++) {
+		fds[i] = kt_open();
+		if (fds[i] < 0 || kt_attach(fds[i], nm, 0, 0, 0, &a) ||
+		    a.member_id != i + 3)
+			r = KT_FAIL;
+	}
+	KT_EQ(r, KT_PASS);
+	KT_EQ(kt_slot(m.ctrl, 2)->state, SHMK_MEMBER_DEAD);
+	KT_EQ(kt_slot(m.ctrl, 2)->how, SHMK_END_SIGNAL);
+	KT_EQ(kt_slot(m.ctrl, 2)->status, SIGKILL);
+	/* every slot used: now 2 is reused, with a new generation */
+	fds[i] = kt_open();
+	KT_RET(kt_attach(fds[i], nm, 0, 0, 0, &a), 0);
 	KT_EQ(a.member_id, 2);
 	KT_TRUE(a.generation > gen2);
-	KT_RET(kt_attach(f2, nm, 0, 0, 0, &b), 0);
-	KT_EQ(b.member_id, 3);
-	close(f1);
-	close(f2);
+	for (; i + 1 > 0; i--)
+		close(fds[i]);
+	free(fds);
 	kt_leave(&m, true);
 	return KT_PASS;
 }
@@ -735,6 +761,18 @@ static int t_max_members(void)
 	KT_RET(kt_detach(fds[p.max_members / 2]), 0);
 	KT_RET(kt_attach(extra, nm, 0, 0, 0, &a), 0);
 	KT_EQ(a.member_id, p.max_members / 2 + 1);
+	/* Two end, 2 before 1: the one that ended first is reused first. */
+	KT_RET(kt_detach(fds[1]), 0);
+	KT_RET(kt_detach(fds[0]), 0);
+	close(fds[0]);
+	close(fds[1]);
+	fds[0] = kt_open();
+	fds[1] = kt_open();
+	KT_TRUE(fds[0] >= 0 && fds[1] >= 0);
+	KT_RET(kt_attach(fds[1], nm, 0, 0, 0, &a), 0);
+	KT_EQ(a.member_id, 2);
+	KT_RET(kt_attach(fds[0], nm, 0, 0, 0, &a), 0);
+	KT_EQ(a.member_id, 1);
 	close(extra);
 	for (i = 0; i < p.max_members; i++)
 		close(fds[i]);
@@ -851,8 +889,8 @@ static const struct kt_case cases[] = {
 	{ "attach: size rounded up to a page", t_size_rounding },
 	{ "attach: join ignores size/mode; CREATE joins existing",
 	  t_join_ignores_size_mode },
-	{ "attach: lowest free/dead slot, generation bumps", t_member_ids },
-	{ "attach: slot of a killed member is reused, new generation",
+	{ "attach: never-used slots first, dead records stay", t_member_ids },
+	{ "attach: a killed member's record stays; its slot is reused last",
 	  t_member_id_after_crash },
 	{ "detach: arg != 0 -> EINVAL; ENOTCONN after", t_detach_errors },
 	{ "never attached: membership ioctls/mmap -> ENOTCONN",

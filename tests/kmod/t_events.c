@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -320,7 +321,7 @@ static int t_read_many(void)
 	struct kt_member m, d;
 	struct shmk_event ev[4];
 	char nm[SHMK_NAME_MAX];
-	uint32_t gens[3];
+	uint32_t gens[3], ids[3];
 	int i;
 
 	kt_name(nm, "many");
@@ -328,6 +329,7 @@ static int t_read_many(void)
 	for (i = 0; i < 3; i++) {
 		KT_RET(kt_join(&d, nm, 0, 0, 0), 0);
 		gens[i] = d.at.generation;
+		ids[i] = d.at.member_id;
 		kt_leave(&d, true);
 	}
 	KT_EQ(kt_poll_in(m.fd, KT_TIMEOUT_MS), 1);
@@ -338,7 +340,7 @@ static int t_read_many(void)
 	/* Room for four, one left: one. */
 	KT_EQ(read(m.fd, ev, sizeof(ev)), sizeof(ev[0]));
 	KT_EQ(ev[0].generation, gens[2]);
-	KT_EQ(ev[0].member_id, 2);
+	KT_EQ(ev[0].member_id, ids[2]);
 	KT_RET(kt_read_event(m.fd, ev, true), -EAGAIN);
 	kt_leave(&m, true);
 	return KT_PASS;
@@ -516,19 +518,23 @@ static int t_overflow(void)
 	struct shmk_event ev;
 	struct shmk_attach at;
 	char nm[SHMK_NAME_MAX];
-	uint32_t n, i, kept = 0, last_gen = 0;
+	uint32_t n, i, kept = 0, *ids, *gens;
 	uint64_t lost;
 	int fd;
 
 	KT_RET(kt_params(&p), 0);
 	n = p.event_queue_len + 5;
+	ids = calloc(n, sizeof(*ids));
+	gens = calloc(n, sizeof(*gens));
+	KT_TRUE(ids && gens);
 	kt_name(nm, "ovf");
 	KT_RET(kt_join(&m, nm, 4096, SHMK_ATTACH_CREATE, 0600), 0);
 	for (i = 0; i < n; i++) {
 		fd = kt_open();
 		KT_TRUE(fd >= 0);
 		KT_RET(kt_attach(fd, nm, 0, 0, 0, &at), 0);
-		KT_EQ(at.member_id, 2);
+		ids[i] = at.member_id;
+		gens[i] = at.generation;
 		KT_RET(kt_detach(fd), 0);
 		close(fd);
 	}
@@ -545,15 +551,18 @@ static int t_overflow(void)
 			break;
 		KT_RET(r, sizeof(ev));
 		KT_EQ(ev.type, SHMK_EVENT_EXIT);
-		KT_EQ(ev.member_id, 2);
 		KT_EQ(ev.how, SHMK_END_DETACH);
-		KT_TRUE(ev.generation > last_gen);
-		last_gen = ev.generation;
+		/* the kept ones are the oldest, in order */
+		KT_TRUE(kept < n);
+		KT_EQ(ev.member_id, ids[kept]);
+		KT_EQ(ev.generation, gens[kept]);
 		kept++;
 	}
 	KT_TRUE(kept >= p.event_queue_len - 1 && kept <= p.event_queue_len);
 	/* Lost + kept account for every event. */
 	KT_EQ(kept + lost, n);
+	free(ids);
+	free(gens);
 	kt_leave(&m, true);
 	return KT_PASS;
 }

@@ -120,13 +120,16 @@ static int t_ctrl_epoch_and_slots(void)
 	KT_EQ(s.state, SHMK_MEMBER_DEAD);
 	KT_EQ(s.how, SHMK_END_CLOSE);
 
-	/* Rejoining takes slot 2 again: LIVE, next generation. */
+	/* Rejoining takes never-used slot 4; 2 keeps its record. */
 	KT_RET(kt_join(&b, nm, 0, 0, 0), 0);
-	KT_EQ(b.at.member_id, 2);
-	KT_RET(kt_ctrl_read(a.ctrl, &h, 2, &s), 0);
+	KT_EQ(b.at.member_id, 4);
+	KT_RET(kt_ctrl_read(a.ctrl, &h, 4, &s), 0);
 	KT_EQ(h.epoch, e0 + 10);
 	KT_EQ(s.state, SHMK_MEMBER_LIVE);
 	KT_EQ(s.generation, b.at.generation);
+	KT_RET(kt_ctrl_read(a.ctrl, &h, 2, &s), 0);
+	KT_EQ(s.state, SHMK_MEMBER_DEAD);
+	KT_EQ(s.how, SHMK_END_DETACH);
 	kt_leave(&b, true);
 	kt_leave(&a, true);
 	return KT_PASS;

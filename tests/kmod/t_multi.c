@@ -478,7 +478,10 @@ static int t_mass_kill(void)
 	return KT_PASS;
 }
 
-/* A crashed writer's data stays; a new process takes its slot. */
+/*
+ * A crashed writer's data stays, and so does its record; a new process
+ * takes a never-used slot.
+ */
 static int writer_crash(void *arg)
 {
 	struct kt_member m;
@@ -495,7 +498,7 @@ static int reader_after(void *arg)
 	struct kt_member m;
 
 	KT_RET(kt_join(&m, arg, 0, 0, 0), 0);
-	KT_EQ(m.at.member_id, 2);
+	KT_EQ(m.at.member_id, 3);
 	KT_EQ(*kt_word(&m, 256), 0xfeedface);
 	kt_leave(&m, true);
 	return KT_PASS;
@@ -512,7 +515,10 @@ static int t_crash_then_reattach(void)
 	KT_EQ(kt_reap(kt_fork(writer_crash, nm)), KT_KILLED(SIGKILL));
 	gen = kt_slot(m.ctrl, 2)->generation;
 	KT_EQ(kt_reap(kt_fork(reader_after, nm)), KT_PASS);
-	KT_TRUE(kt_slot(m.ctrl, 2)->generation > gen);
+	KT_EQ(kt_slot(m.ctrl, 2)->generation, gen);
+	KT_EQ(kt_slot(m.ctrl, 2)->state, SHMK_MEMBER_DEAD);
+	KT_EQ(kt_slot(m.ctrl, 2)->how, SHMK_END_SIGNAL);
+	KT_EQ(kt_slot(m.ctrl, 2)->status, SIGKILL);
 	kt_leave(&m, true);
 	return KT_PASS;
 }
@@ -530,7 +536,7 @@ static const struct kt_case cases[] = {
 	{ "churn: 200 joins/leaves from 4 processes, all accounted",
 	  t_churn },
 	{ "6 members killed at once: 6 events, slots dead", t_mass_kill },
-	{ "crashed writer's data stays, new member takes the slot",
+	{ "crashed writer's data and record stay, new member takes a new slot",
 	  t_crash_then_reattach },
 };
 
