@@ -13,6 +13,8 @@
 
 #define EVQ_CAP		256
 #define INIT_SLICE_NS	(50 * 1000000LL)
+/* A read-only attacher waits this long for somebody to set the arena up. */
+#define RO_INIT_WAIT_NS	(2000 * 1000000ULL)
 
 #ifdef SHMK_TEST_HOOKS
 void (*shmk__test_hook)(const char *where);
@@ -171,6 +173,7 @@ static int check_header(struct shmk_arena *a)
 static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 {
 	uint32_t mm, refs, resv, v, who = 0, who_gen = 0, g;
+	uint64_t ro_end = 0;
 	struct lm_geom geom;
 	struct timespec ts;
 	bool wipe;
@@ -201,7 +204,17 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 		if (v == LM_INIT_DONE)
 			return check_header(a);
 		if (a->rdonly) {
+			/*
+			 * We cannot write the header. Wait for a writer that
+			 * is at it or about to be, but not for ever: an arena
+			 * nobody set up for the library (raw ABI users) is
+			 * -EPROTO, not a hang.
+			 */
 			if (v == 0 && a->created)
+				return -EPROTO;
+			if (!ro_end)
+				ro_end = shmk_now_ns() + RO_INIT_WAIT_NS;
+			else if (shmk_now_ns() > ro_end)
 				return -EPROTO;
 			goto wait;
 		}

@@ -68,7 +68,11 @@ struct shmk_arena_opts {
  */
 int shmk_arena_create(const char *name, const struct shmk_arena_opts *opts,
 		      unsigned int flags, struct shmk_arena **out);
-/* Join an existing arena (-ENOENT if there is none). */
+/*
+ * Join an existing arena (-ENOENT if there is none). -EPROTO if it is not
+ * a libshmk arena (with SHMK_OPEN_RDONLY: if nobody set it up for the
+ * library within 2 s, since a read-only member cannot).
+ */
 int shmk_arena_attach(const char *name, unsigned int flags,
 		      struct shmk_arena **out);
 /*
