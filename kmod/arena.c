@@ -110,7 +110,8 @@ static void shmk_ctrl_init(struct shmk_arena *arena)
  * registry's.
  */
 struct shmk_arena *shmk_arena_create(unsigned int ns_inum, const char *name,
-				     u64 size, umode_t mode, bool persistent)
+				     u64 size, umode_t mode, u32 member_max,
+				     bool persistent)
 {
 	struct shmk_arena *arena;
 	unsigned long nr_user, i;
@@ -139,7 +140,8 @@ struct shmk_arena *shmk_arena_create(unsigned int ns_inum, const char *name,
 	arena->gid = current_egid();
 	arena->mode = mode;
 	arena->persistent = persistent;
-	arena->member_max = shmk_max_members;
+	/* the caller checked member_max <= shmk_max_members */
+	arena->member_max = member_max ? member_max : shmk_max_members;
 	arena->created_ns = ktime_get_ns();
 
 	/* Sized by user input and limited by the memcg: fail quietly. */

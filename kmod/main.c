@@ -66,7 +66,8 @@ atomic_t shmk_stat_waiters = ATOMIC_INIT(0);
 
 #define SHMK_FEATURES	(SHMK_FEATURE_WAIT_ABSTIME | SHMK_FEATURE_ROBUST | \
 			 SHMK_FEATURE_PERSISTENT | SHMK_FEATURE_RDONLY | \
-			 SHMK_FEATURE_EVENTS | SHMK_FEATURE_FDINFO)
+			 SHMK_FEATURE_EVENTS | SHMK_FEATURE_FDINFO | \
+			 SHMK_FEATURE_MAX_MEMBERS)
 
 #define SHMK_IOCTLS	(BIT_ULL(_IOC_NR(SHMK_IOC_VERSION)) | \
 			 BIT_ULL(_IOC_NR(SHMK_IOC_ATTACH)) | \
@@ -162,7 +163,7 @@ static long shmk_ioc_attach(struct shmk_file *sf, void __user *argp)
 		return -EINVAL;
 	if (at.mode & ~0777U)
 		return -EINVAL;
-	if (at.reserved[0] || at.reserved[1])
+	if (at.pad || at.reserved || at.max_members > shmk_max_members)
 		return -EINVAL;
 	if (!shmk_name_ok(at.name))
 		return -EINVAL;
@@ -196,7 +197,7 @@ static long shmk_ioc_attach(struct shmk_file *sf, void __user *argp)
 			goto out_registry;
 		}
 		arena = shmk_arena_create(ipc_ns->ns.inum, at.name, at.size,
-					  at.mode,
+					  at.mode, at.max_members,
 					  at.flags & SHMK_ATTACH_PERSISTENT);
 		if (IS_ERR(arena)) {
 			ret = PTR_ERR(arena);
@@ -229,7 +230,9 @@ static long shmk_ioc_attach(struct shmk_file *sf, void __user *argp)
 	at.ctrl_size = arena->ctrl_size;
 	at.user_offset = arena->ctrl_size;
 	at.user_size = arena->user_size;
-	memset(at.reserved, 0, sizeof(at.reserved));
+	at.max_members = arena->member_max;
+	at.pad = 0;
+	at.reserved = 0;
 	/* The membership stands even if the result cannot be written. */
 	if (copy_to_user(argp, &at, sizeof(at)))
 		return -EFAULT;

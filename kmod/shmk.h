@@ -170,7 +170,8 @@ struct shmk_file {
 /* arena.c */
 struct shmk_arena *shmk_arena_lookup(unsigned int ns_inum, const char *name);
 struct shmk_arena *shmk_arena_create(unsigned int ns_inum, const char *name,
-				     u64 size, umode_t mode, bool persistent);
+				     u64 size, umode_t mode, u32 member_max,
+				     bool persistent);
 void shmk_arena_get(struct shmk_arena *arena);
 void shmk_arena_put(struct shmk_arena *arena);
 void shmk_arena_unlink(struct shmk_arena *arena);

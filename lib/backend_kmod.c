@@ -91,6 +91,20 @@ static int km_open(struct shmk_arena *a, const char *name,
 			at.flags |= SHMK_ATTACH_PERSISTENT;
 		at.size = o && o->size ? o->size : (1U << 20);
 		at.mode = o && o->mode ? o->mode : 0600;
+		/*
+		 * As many slots as the library will use: the module hands
+		 * out never-used ids first, and an id past the library's
+		 * member_max could not join.
+		 */
+		if (k->features & SHMK_FEATURE_MAX_MEMBERS) {
+			uint32_t mm = o && o->max_members ? o->max_members :
+				LM_DEF_MEMBERS;
+
+			if (mm > LM_MEMBERS_MAX)
+				mm = LM_MEMBERS_MAX;
+			at.max_members = mm < ver.member_max ? mm :
+				ver.member_max;
+		}
 	}
 	if (flags & SHMK_OPEN_RDONLY)
 		at.flags |= SHMK_ATTACH_RDONLY;

@@ -77,8 +77,9 @@ ATTACH_EINVAL(t_einval_persist_ro, "persro",
 	      a.flags = SHMK_ATTACH_PERSISTENT | SHMK_ATTACH_RDONLY)
 ATTACH_EINVAL(t_einval_mode_sticky, "mode1", a.mode = 01600)
 ATTACH_EINVAL(t_einval_mode_high, "mode2", a.mode = 0x10000 | 0600)
-ATTACH_EINVAL(t_einval_res0, "res0", a.reserved[0] = 1)
-ATTACH_EINVAL(t_einval_res1, "res1", a.reserved[1] = 1ull << 63)
+ATTACH_EINVAL(t_einval_pad, "pad", a.pad = 1)
+ATTACH_EINVAL(t_einval_res, "res", a.reserved = 1ull << 63)
+ATTACH_EINVAL(t_einval_maxm, "maxm", a.max_members = 1u << 31)
 ATTACH_EINVAL(t_einval_size0, "size0", a.size = 0)
 
 static int t_einval_empty_name(void)
@@ -233,8 +234,9 @@ static int t_create_outputs(void)
 	KT_EQ(a.ctrl_size % (uint64_t)pg, 0);
 	KT_EQ(a.user_offset, a.ctrl_size);
 	KT_EQ(a.user_size, 2 * pg);	/* 5000 rounded up to a page */
-	KT_EQ(a.reserved[0], 0);
-	KT_EQ(a.reserved[1], 0);
+	KT_EQ(a.pad, 0);
+	KT_EQ(a.reserved, 0);
+	KT_TRUE(a.max_members >= 2);	/* 0 asked: the module's default */
 	KT_EQ(a.size, 5000);		/* inputs are left alone */
 	KT_EQ(a.flags, SHMK_ATTACH_CREATE | SHMK_ATTACH_EXCL);
 	KT_RET(kt_detach(fd), 0);
@@ -391,6 +393,52 @@ static int t_member_id_after_crash(void)
 	free(fds);
 	kt_leave(&m, true);
 	return KT_PASS;
+}
+
+/* A creator's max_members: that many slots, whatever joiners ask. */
+static int t_arena_max_members(void)
+{
+	struct kt_params p;
+	struct shmk_attach a;
+	char nm[SHMK_NAME_MAX];
+	struct kt_member m;
+	int fd[4], i;
+
+	KT_RET(kt_params(&p), 0);
+	if (p.max_members < 4)
+		return kt_skip("module max_members < 4");
+	kt_name(nm, "maxm3");
+	for (i = 0; i < 4; i++) {
+		fd[i] = kt_open();
+		KT_TRUE(fd[i] >= 0);
+	}
+	memset(&a, 0, sizeof(a));
+	snprintf(a.name, sizeof(a.name), "%s", nm);
+	a.size = 4096;
+	a.flags = SHMK_ATTACH_CREATE;
+	a.mode = 0600;
+	a.max_members = 3;
+	KT_RET(kt_ioctl(fd[0], SHMK_IOC_ATTACH, &a), 0);
+	KT_EQ(a.max_members, 3);
+	for (i = 1; i < 3; i++) {
+		memset(&a, 0, sizeof(a));
+		snprintf(a.name, sizeof(a.name), "%s", nm);
+		a.max_members = p.max_members;	/* ignored: not creating */
+		KT_RET(kt_ioctl(fd[i], SHMK_IOC_ATTACH, &a), 0);
+		KT_EQ(a.max_members, 3);
+		KT_EQ(a.member_id, (uint32_t)i + 1);
+	}
+	KT_RET(kt_attach(fd[3], nm, 0, 0, 0, NULL), -ENOSPC);
+	/* the control region has that many slots */
+	KT_RET(kt_join(&m, nm, 0, 0, 0), -ENOSPC);
+	KT_RET(kt_detach(fd[1]), 0);
+	KT_RET(kt_join(&m, nm, 0, 0, 0), 0);
+	KT_EQ(m.at.member_id, 2);
+	KT_EQ(m.ctrl->member_max, 3);
+	kt_leave(&m, true);
+	for (i = 0; i < 4; i++)
+		close(fd[i]);
+	return expect_absent(nm);
 }
 
 static int t_detach_errors(void)
@@ -872,8 +920,11 @@ static const struct kt_case cases[] = {
 	  t_einval_persist_ro },
 	{ "attach: mode with sticky bit -> EINVAL", t_einval_mode_sticky },
 	{ "attach: mode above 0777 -> EINVAL", t_einval_mode_high },
-	{ "attach: reserved[0] nonzero -> EINVAL", t_einval_res0 },
-	{ "attach: reserved[1] nonzero -> EINVAL", t_einval_res1 },
+	{ "attach: pad nonzero -> EINVAL", t_einval_pad },
+	{ "attach: reserved nonzero -> EINVAL", t_einval_res },
+	{ "attach: max_members over the module's -> EINVAL", t_einval_maxm },
+	{ "attach: max_members sizes the arena; joiners' is ignored",
+	  t_arena_max_members },
 	{ "attach: create with size 0 -> EINVAL", t_einval_size0 },
 	{ "attach: empty name -> EINVAL", t_einval_empty_name },
 	{ "attach: name not NUL-terminated -> EINVAL", t_einval_unterminated },

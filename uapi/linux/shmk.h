@@ -51,6 +51,7 @@
 #define SHMK_FEATURE_RDONLY		(1ULL << 3) /* SHMK_ATTACH_RDONLY */
 #define SHMK_FEATURE_EVENTS		(1ULL << 4) /* read()/poll() of events */
 #define SHMK_FEATURE_FDINFO		(1ULL << 5) /* /proc/<pid>/fdinfo/<fd> */
+#define SHMK_FEATURE_MAX_MEMBERS	(1ULL << 6) /* shmk_attach.max_members */
 
 struct shmk_version {
 	__u32 abi_version;	/* in: SHMK_ABI_VERSION the caller speaks */
@@ -99,7 +100,13 @@ struct shmk_attach {
 	__u64 ctrl_size;	/* bytes, a multiple of the page size */
 	__u64 user_offset;	/* mmap offset of the user region */
 	__u64 user_size;	/* bytes, a multiple of the page size */
-	__u64 reserved[2];	/* in: must be 0; out: zero */
+	/*
+	 * in: member slots if creating (0: the module's max_members, more:
+	 * -EINVAL), ignored when joining; out: the arena's.
+	 */
+	__u32 max_members;
+	__u32 pad;		/* in: must be 0; out: zero */
+	__u64 reserved;		/* in: must be 0; out: zero */
 };
 
 /* ------------------------------------------------------------------------
