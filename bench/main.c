@@ -275,6 +275,105 @@ static int reap(pid_t *pids, int n, uint64_t deadline, struct foreign *fg)
 	return ret;
 }
 
+/*
+ * The start of every repetition: a leader (A, the consumer) and its
+ * followers (B, the producers), with a pipe each way between them. The
+ * leader pins itself and inits first; each follower pins itself, waits
+ * for the leader's byte, inits and answers, so that the leader starts
+ * measuring only once everybody is ready.
+ */
+static int lead_followers(int to, int from, int n)
+{
+	int i, err = 0;
+	char b = 'l';
+
+	for (i = 0; i < n; i++)
+		if (write(to, &b, 1) != 1)
+			err = -EPIPE;
+	for (i = 0; !err && i < n; i++)
+		if (read(from, &b, 1) != 1)
+			err = -EPIPE;
+	return err;
+}
+
+static int follow_leader(int pl, int from)
+{
+	int err = placement_apply(pl, 1);
+	char b;
+
+	/* No byte: the leader failed before its init. */
+	if (!err && read(from, &b, 1) != 1)
+		err = -EPIPE;
+	return err;
+}
+
+static int follower_ready(int to)
+{
+	char b = 'f';
+
+	return write(to, &b, 1) == 1 ? 0 : -EPIPE;
+}
+
+/*
+ * fork() for the workers of one repetition: worker 0 leads, workers 1 to
+ * @nfollow follow, with a pipe each way between the leader and the
+ * others. Returns in each worker its index, with @io its ends of the
+ * pipes (to the other side, from it); in the driver, once its own ends
+ * are closed, @nfollow + 1 (@pids: the workers), or -errno without pipes.
+ */
+static int spawn_workers(int nfollow, pid_t *pids, int io[2])
+{
+	int down[2], up[2], i;
+
+	if (pipe2(down, O_CLOEXEC))
+		return -errno;
+	if (pipe2(up, O_CLOEXEC)) {
+		i = -errno;
+		close(down[0]);
+		close(down[1]);
+		return i;
+	}
+	fflush(NULL);
+	for (i = 0; i <= nfollow; i++) {
+		pids[i] = fork();
+		if (pids[i] != 0)
+			continue;
+		if (i == 0) {		/* writes down, reads up */
+			close(down[0]);
+			close(up[1]);
+			io[0] = down[1];
+			io[1] = up[0];
+		} else {
+			close(down[1]);
+			close(up[0]);
+			io[0] = up[1];
+			io[1] = down[0];
+		}
+		return i;
+	}
+	close(down[0]);
+	close(down[1]);
+	close(up[0]);
+	close(up[1]);
+	return nfollow + 1;
+}
+
+/* The CSV row's statistics from histogram @h. */
+static void row_from_hist(struct row *r, const struct hist *h)
+{
+	r->n = h->n;
+	r->min = (double)h->min;
+	r->median = (double)hist_quantile(h, 0.5);
+	r->p99 = (double)hist_quantile(h, 0.99);
+	r->max = (double)h->max;
+}
+
+/* A fresh name for the arena (or whatever else) of one repetition. */
+static void case_name(char *buf, size_t len)
+{
+	snprintf(buf, len, "shmkbench-%d-%d", (int)getpid(), ++case_no);
+}
+
 /* ----------------------------------------------------------- ping-pong */
 struct pp_shared {
 	int a_err, b_err, a_stage, b_stage;
@@ -291,7 +390,6 @@ static void pp_worker_a(const struct pp_transport *t, struct pp_ctx *c,
 	uint64_t seq = 1, t0, t1, warm_end, meas_end;
 	uint64_t min_warm = 5, min_meas = 20, n = 0;
 	struct rusage ru0, ru1;
-	char b = 'a';
 	int err;
 
 	c->role = 0;
@@ -299,12 +397,10 @@ static void pp_worker_a(const struct pp_transport *t, struct pp_ctx *c,
 	err = placement_apply(pl, 0);
 	if (!err)
 		err = t->init(c);
+	if (!err)
+		err = lead_followers(to_b, from_b, 1);
 	if (err)
 		goto out;
-	if (write(to_b, &b, 1) != 1 || read(from_b, &b, 1) != 1) {
-		err = -EPIPE;
-		goto out;
-	}
 	sh->a_stage = ST_RUN;
 	t0 = now_ns();
 	warm_end = t0 + O.warm_ns;
@@ -342,25 +438,17 @@ static void pp_worker_b(const struct pp_transport *t, struct pp_ctx *c,
 			struct pp_shared *sh, int pl, int to_a, int from_a)
 {
 	uint64_t seq = 0;
-	char b;
 	int err;
 
 	c->role = 1;
 	sh->b_stage = ST_INIT;
-	err = placement_apply(pl, 1);
+	err = follow_leader(pl, from_a);
+	if (!err)
+		err = t->init(c);
+	if (!err)
+		err = follower_ready(to_a);
 	if (err)
 		goto out;
-	if (read(from_a, &b, 1) != 1) {	/* A failed before its init */
-		err = -EPIPE;
-		goto out;
-	}
-	err = t->init(c);
-	if (err)
-		goto out;
-	if (write(to_a, &b, 1) != 1) {
-		err = -EPIPE;
-		goto out;
-	}
 	sh->b_stage = ST_RUN;
 	do {
 		err = t->serve(c, &seq);
@@ -382,7 +470,7 @@ static int pp_rep(const struct pp_transport *t, size_t size, int mode,
 {
 	struct pp_shared *sh = xmap_shared(sizeof(*sh));
 	struct pp_ctx c;
-	int ab[2], ba[2], err, i;
+	int err, i, io[2];
 	pid_t pid[2];
 	uint64_t budget;
 
@@ -391,37 +479,23 @@ static int pp_rep(const struct pp_transport *t, size_t size, int mode,
 		c.fd[i] = -1;
 	c.size = size;
 	c.mode = mode;
-	snprintf(c.name, sizeof(c.name), "shmkbench-%d-%d", (int)getpid(),
-		 ++case_no);
+	case_name(c.name, sizeof(c.name));
 	err = t->setup(&c);
 	if (err) {
 		note(r, "setup: %s", strerror(-err));
 		xunmap(sh, sizeof(*sh));
 		return err;
 	}
-	if (pipe2(ab, O_CLOEXEC) || pipe2(ba, O_CLOEXEC)) {
-		t->teardown(&c);
-		xunmap(sh, sizeof(*sh));
-		return -errno;
-	}
-	fflush(NULL);
-	pid[0] = fork();
-	if (pid[0] == 0) {
-		close(ab[0]);
-		close(ba[1]);
-		pp_worker_a(t, &c, sh, pl, ab[1], ba[0]);
-	}
-	pid[1] = fork();
-	if (pid[1] == 0) {
-		close(ab[1]);
-		close(ba[0]);
-		pp_worker_b(t, &c, sh, pl, ba[1], ab[0]);
-	}
-	close(ab[0]);
-	close(ab[1]);
-	close(ba[0]);
-	close(ba[1]);
+	i = spawn_workers(1, pid, io);
+	if (i == 0)
+		pp_worker_a(t, &c, sh, pl, io[0], io[1]);
+	if (i == 1)
+		pp_worker_b(t, &c, sh, pl, io[0], io[1]);
 	t->teardown(&c);
+	if (i < 0) {
+		xunmap(sh, sizeof(*sh));
+		return i;
+	}
 	/* Generous: a 4 MiB copy can take milliseconds on a busy machine. */
 	budget = O.warm_ns + O.meas_ns + 30000000000ull;
 	err = reap(pid, 2, now_ns() + budget, fg);
@@ -653,11 +727,7 @@ static void bcase_emit(struct bcase *c)
 		r->spread = c->best_spread;
 		r->foreign = foreign_pct(&c->fg);
 		if (c->pt) {
-			r->n = c->best.n;
-			r->min = (double)c->best.min;
-			r->median = (double)hist_quantile(&c->best, 0.5);
-			r->p99 = (double)hist_quantile(&c->best, 0.99);
-			r->max = (double)c->best.max;
+			row_from_hist(r, &c->best);
 			r->mean = c->best.sum / (double)c->best.n;
 			note(r, "A switched %.2f voluntary + %.2f involuntary "
 			     "per round trip",
@@ -748,54 +818,90 @@ static void run_cases(struct bcase *cs, int n, int reps)
 	free(tmp);
 }
 
-static void section_rtt(void)
+/* The shmk rows run on the portable backend, and on kmod where it works. */
+static const char *const shmk_backends[2] = { "portable", "kmod" };
+
+static int shmk_nbackends(void)
+{
+	int nb = 1;
+
+	if (!access("/dev/shmk", R_OK | W_OK) && !shmk_select_backend("kmod"))
+		nb = 2;
+	shmk_select_backend("portable");
+	return nb;
+}
+
+/* Transport @name asked for; @raw: the shmk-raw copy, not when shmk is. */
+static int transport_wanted(const char *name, int raw)
+{
+	return want(O.transports, name) && !(raw && shmk_raw_duplicate());
+}
+
+/*
+ * A section: for each placement asked for (and possible here; @say names
+ * the section when it tells which is not), the cases @add adds, given
+ * @arg and the number of shmk backends, measured together.
+ */
+static void run_section(const char *say, int reps,
+			void (*add)(struct bcase **cs, int *n, int *cap,
+				    int pl, int nb, int arg),
+			int arg)
+{
+	struct bcase *cs = NULL;
+	int nb = shmk_nbackends(), pl, n, cap = 0;
+
+	for (pl = 0; pl < PL_COUNT; pl++) {
+		if (!(O.placements & (1u << pl)))
+			continue;
+		if (pl == PL_PINNED2 && cpus_allowed() < 2) {
+			if (say)
+				logmsg("%s: only one CPU: no %s placement\n",
+				       say, placement_name[pl]);
+			continue;
+		}
+		n = 0;
+		add(&cs, &n, &cap, pl, nb, arg);
+		run_cases(cs, n, reps);
+	}
+	free(cs);
+}
+
+static void add_rtt_cases(struct bcase **cs, int *n, int *cap, int pl,
+			  int nb, int arg)
 {
 	const struct pp_transport *all[] = {
 		&tr_spin, &tr_futex, &tr_shmk, &tr_shmk_raw, &tr_uds, &tr_pipe,
 		&tr_tcp, &tr_iceoryx, &tr_boost,
 	};
-	const char *backends[2] = { "portable", "kmod" };
-	struct bcase *cs = NULL;
-	int nb = 1, b, pl, mode, s, n, cap = 0;
+	int b, mode, s;
 	size_t k;
 
-	if (!access("/dev/shmk", R_OK | W_OK) && !shmk_select_backend("kmod"))
-		nb = 2;
-	shmk_select_backend("portable");
-	for (pl = 0; pl < PL_COUNT; pl++) {
-		if (!(O.placements & (1u << pl)))
-			continue;
-		if (pl == PL_PINNED2 && cpus_allowed() < 2) {
-			logmsg("rtt: only one CPU: no %s placement\n",
-			       placement_name[pl]);
-			continue;
-		}
-		n = 0;
-		for (k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
-			const struct pp_transport *t = all[k];
-			int shmk = t == &tr_shmk;
+	(void)arg;
+	for (k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
+		const struct pp_transport *t = all[k];
+		int shmk = t == &tr_shmk;
 
-			if (!want(O.transports, t->name) ||
-			    (t == &tr_shmk_raw && shmk_raw_duplicate()))
-				continue;
-			for (b = 0; b < (shmk ? nb : 1); b++)
-				for (mode = 0; mode < 2; mode++) {
-					if (!(t->modes & (1 << mode)))
-						continue;
-					for (s = 0; s < O.nsizes; s++) {
-						if (t->floor && s)
-							break;
-						bcase_init_rtt(
-							bcase_add(&cs, &n, &cap),
-							t, shmk ? backends[b] :
-							NULL, mode, t->floor ?
-							64 : O.sizes[s], pl);
-					}
+		if (!transport_wanted(t->name, t == &tr_shmk_raw))
+			continue;
+		for (b = 0; b < (shmk ? nb : 1); b++)
+			for (mode = 0; mode < 2; mode++) {
+				if (!(t->modes & (1 << mode)))
+					continue;
+				for (s = 0; s < O.nsizes; s++) {
+					if (t->floor && s)
+						break;
+					bcase_init_rtt(bcase_add(cs, n, cap), t,
+						       shmk ? shmk_backends[b] :
+						       NULL, mode, t->floor ?
+						       64 : O.sizes[s], pl);
 				}
-		}
-		run_cases(cs, n, O.reps);
+			}
 	}
-	free(cs);
+}
+
+static void section_rtt(void)
+{
+	run_section("rtt", O.reps, add_rtt_cases, 0);
 }
 
 /* ------------------------------------------------- streaming / fan-in */
@@ -831,7 +937,6 @@ static void st_consumer(const struct st_transport *t, struct st_ctx *c,
 	struct st_count k;
 	uint64_t first = 0, wstart = 0, wend = 0, cnt0 = 0, now;
 	int err, i, got;
-	char b = 'c';
 
 	memset(&k, 0, sizeof(k));
 	k.sh = sh;
@@ -843,12 +948,7 @@ static void st_consumer(const struct st_transport *t, struct st_ctx *c,
 		err = t->init(c);
 	if (err)
 		goto out;
-	for (i = 0; i < c->nprod; i++)
-		if (write(to_p, &b, 1) != 1)
-			err = -EPIPE;
-	for (i = 0; !err && i < c->nprod; i++)
-		if (read(from_p, &b, 1) != 1)
-			err = -EPIPE;
+	err = lead_followers(to_p, from_p, c->nprod);
 	while (!err && k.stops < (uint64_t)c->nprod) {
 		got = t->recv(c, st_cb, &k);
 		if (got < 0) {
@@ -888,24 +988,16 @@ static void st_producer(const struct st_transport *t, struct st_ctx *c,
 			int from_c)
 {
 	uint64_t seq = 1, end;
-	char b = 'p';
 	int err;
 
 	c->idx = idx;
-	err = placement_apply(pl, 1);
+	err = follow_leader(pl, from_c);
+	if (!err)
+		err = t->init(c);
+	if (!err)
+		err = follower_ready(to_c);
 	if (err)
 		goto out;
-	if (read(from_c, &b, 1) != 1) {
-		err = -EPIPE;
-		goto out;
-	}
-	err = t->init(c);
-	if (err)
-		goto out;
-	if (write(to_c, &b, 1) != 1) {
-		err = -EPIPE;
-		goto out;
-	}
 	/*
 	 * Run until the consumer has measured its window (it raises
 	 * sh->stop), so that a consumer that got the CPU late still sees a
@@ -934,45 +1026,29 @@ static int st_rep(const struct st_transport *t, size_t size, int nprod,
 {
 	struct st_shared *sh = xmap_shared(sizeof(*sh));
 	pid_t pid[STREAM_MAX_PROD + 1];
-	int c2p[2], p2c[2], err, i;
 	struct st_ctx c;
+	int err, i, io[2];
 
 	memset(&c, 0, sizeof(c));
 	c.size = size;
 	c.nprod = nprod;
-	snprintf(c.name, sizeof(c.name), "shmkbench-%d-%d", (int)getpid(),
-		 ++case_no);
+	case_name(c.name, sizeof(c.name));
 	err = t->setup(&c);
 	if (err) {
 		note(r, "setup: %s", strerror(-err));
 		xunmap(sh, sizeof(*sh));
 		return err;
 	}
-	if (pipe2(c2p, O_CLOEXEC) || pipe2(p2c, O_CLOEXEC)) {
-		t->teardown(&c);
-		xunmap(sh, sizeof(*sh));
-		return -errno;
-	}
-	fflush(NULL);
-	pid[0] = fork();
-	if (pid[0] == 0) {
-		close(c2p[0]);
-		close(p2c[1]);
-		st_consumer(t, &c, sh, pl, c2p[1], p2c[0]);
-	}
-	for (i = 0; i < nprod; i++) {
-		pid[i + 1] = fork();
-		if (pid[i + 1] == 0) {
-			close(c2p[1]);
-			close(p2c[0]);
-			st_producer(t, &c, sh, pl, i, p2c[1], c2p[0]);
-		}
-	}
-	close(c2p[0]);
-	close(c2p[1]);
-	close(p2c[0]);
-	close(p2c[1]);
+	i = spawn_workers(nprod, pid, io);
+	if (i == 0)
+		st_consumer(t, &c, sh, pl, io[0], io[1]);
+	if (i > 0 && i <= nprod)
+		st_producer(t, &c, sh, pl, i - 1, io[0], io[1]);
 	t->teardown(&c);
+	if (i < 0) {
+		xunmap(sh, sizeof(*sh));
+		return i;
+	}
 	err = reap(pid, nprod + 1, now_ns() + 20 * (O.st_warm_ns +
 		   O.st_meas_ns) + 30000000000ull, fg);
 	if (!err && !sh->cons_err && sh->bad_order) {
@@ -1000,45 +1076,38 @@ static int st_rep(const struct st_transport *t, size_t size, int nprod,
 	return err;
 }
 
-static void section_stream(int fanin)
+/* @fanin: the fan-in section, else streaming. */
+static void add_st_cases(struct bcase **cs, int *n, int *cap, int pl, int nb,
+			 int fanin)
 {
 	const struct st_transport *all[] = {
 		&st_shmk, &st_shmk_raw, &st_uds, &st_pipe,
 	};
 	static const size_t st_sizes[] = { 64, 4096 };
 	static const int clients[] = { 1, 2, 4, 8 };
-	const char *backends[2] = { "portable", "kmod" };
-	struct bcase *cs = NULL;
-	int nb = 1, pl, s, b, n, cap = 0;
+	int s, b;
 	size_t k;
 
-	if (!access("/dev/shmk", R_OK | W_OK) && !shmk_select_backend("kmod"))
-		nb = 2;
-	shmk_select_backend("portable");
-	for (pl = 0; pl < PL_COUNT; pl++) {
-		if (!(O.placements & (1u << pl)))
-			continue;
-		if (pl == PL_PINNED2 && cpus_allowed() < 2)
-			continue;
-		n = 0;
-		for (k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
-			const struct st_transport *t = all[k];
-			int shmk = t == &st_shmk;
+	for (k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
+		const struct st_transport *t = all[k];
+		int shmk = t == &st_shmk;
 
-			if (!want(O.transports, t->name) ||
-			    (t == &st_shmk_raw && shmk_raw_duplicate()))
-				continue;
-			for (b = 0; b < (shmk ? nb : 1); b++)
-				for (s = 0; s < (fanin ? 4 : 2); s++)
-					bcase_init_st(bcase_add(&cs, &n, &cap),
-						      fanin ? "fanin" : "stream",
-						      t, shmk ? backends[b] : NULL,
-						      fanin ? 64 : st_sizes[s],
-						      fanin ? clients[s] : 1, pl);
-		}
-		run_cases(cs, n, O.st_reps);
+		if (!transport_wanted(t->name, t == &st_shmk_raw))
+			continue;
+		for (b = 0; b < (shmk ? nb : 1); b++)
+			for (s = 0; s < (fanin ? 4 : 2); s++)
+				bcase_init_st(bcase_add(cs, n, cap),
+					      fanin ? "fanin" : "stream", t,
+					      shmk ? shmk_backends[b] : NULL,
+					      fanin ? 64 : st_sizes[s],
+					      fanin ? clients[s] : 1, pl);
 	}
-	free(cs);
+}
+
+static void section_stream(int fanin)
+{
+	/* These sections never said which placement they leave out. */
+	run_section(NULL, O.st_reps, add_st_cases, fanin);
 }
 
 /* --------------------------------------------------------- allocator */
@@ -1109,11 +1178,8 @@ static void alloc_row(const char *what, const char *param, int kind,
 		note(&r, "%s", strerror(-err));
 		r.mean = NAN;
 	} else {
+		row_from_hist(&r, &h);
 		r.n = h.n * 256;	/* pairs: the histogram counts batches */
-		r.min = (double)h.min;
-		r.median = (double)hist_quantile(&h, 0.5);
-		r.p99 = (double)hist_quantile(&h, 0.99);
-		r.max = (double)h.max;
 		note(&r, "ns per pair from batches of 256; mean column = "
 		     "aggregate pairs/s");
 		r.attempts = 1;
@@ -1163,11 +1229,7 @@ static void crash_rows(int with_floor)
 		r.status = "error";
 		note(&r, "%s", strerror(-err));
 	} else {
-		r.n = pf.n;
-		r.min = (double)pf.min;
-		r.median = (double)hist_quantile(&pf, 0.5);
-		r.p99 = (double)hist_quantile(&pf, 0.99);
-		r.max = (double)pf.max;
+		row_from_hist(&r, &pf);
 	}
 	row_emit(&r);
 	logmsg("crash pidfd floor: %s median %.0f ns\n", r.status, r.median);
@@ -1213,11 +1275,7 @@ shmk_rows:
 			r.status = "error";
 			note(&r, "%s", strerror(-err));
 		} else {
-			r.n = h->n;
-			r.min = (double)h->min;
-			r.median = (double)hist_quantile(h, 0.5);
-			r.p99 = (double)hist_quantile(h, 0.99);
-			r.max = (double)h->max;
+			row_from_hist(&r, h);
 		}
 		row_emit(&r);
 		if (!why && !err)

@@ -21,34 +21,69 @@
 #include <shmk.h>
 #endif
 
-int pidfd_crash_once(uint64_t *to_event_ns)
+/*
+ * The child to be killed: @child(@arg, fd) runs in it and never returns,
+ * fd the write end of a pipe whose read end is *@rfd here. Its pid, or
+ * -errno.
+ */
+static pid_t fork_victim(void (*child)(const void *arg, int wfd),
+			 const void *arg, int *rfd)
 {
-	struct pollfd p = { .events = POLLIN };
-	int pfd, fds[2], r;
-	uint64_t t0;
+	int fds[2], err;
 	pid_t pid;
-	char b;
 
 	if (pipe(fds) < 0)
 		return -errno;
 	pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		err = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return err;
+	}
 	if (pid == 0) {
 		close(fds[0]);
-		if (write(fds[1], "r", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
+		child(arg, fds[1]);
+		_exit(1);	/* not reached */
 	}
 	close(fds[1]);
-	r = read(fds[0], &b, 1) == 1 ? 0 : -EPIPE;
-	close(fds[0]);
+	*rfd = fds[0];
+	return pid;
+}
+
+static void kill_wait(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* The pidfd floor's victim: says it runs, then waits to be killed. */
+static void pause_victim(const void *arg, int wfd)
+{
+	(void)arg;
+	if (write(wfd, "r", 1) != 1)
+		_exit(1);
+	pause();
+	_exit(0);
+}
+
+int pidfd_crash_once(uint64_t *to_event_ns)
+{
+	struct pollfd p = { .events = POLLIN };
+	int pfd, rfd, r;
+	uint64_t t0;
+	pid_t pid;
+	char b;
+
+	pid = fork_victim(pause_victim, NULL, &rfd);
+	if (pid < 0)
+		return pid;
+	r = read(rfd, &b, 1) == 1 ? 0 : -EPIPE;
+	close(rfd);
 	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pfd < 0 || r) {
 		r = r ? r : -errno;
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		kill_wait(pid);
 		return r;
 	}
 	p.fd = pfd;
@@ -226,8 +261,9 @@ out_noarena:
 }
 
 /* The victim: attach, own blocks and a buffer reference, then wait. */
-static void victim(const char *name, int wfd)
+static void victim(const void *arg, int wfd)
 {
+	const char *name = arg;
 	struct shmk_arena *a;
 	struct shmk_arena_info info;
 	uint32_t msg[2] = { 0, 0 };
@@ -259,31 +295,23 @@ static int crash_one(struct shmk_arena *a, const char *name, uint64_t *ev_ns,
 	struct shmk_event evs[8];
 	uint32_t msg[2];
 	uint64_t t0, used = 0;
-	int fds[2], err = 0, n, i, seen = 0;
+	int rfd, err = 0, n, i, seen = 0;
 	pid_t pid;
 
 	if (p.fd < 0)
 		return p.fd;
-	if (pipe(fds) < 0)
-		return -errno;
-	pid = fork();
+	pid = fork_victim(victim, name, &rfd);
 	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		close(fds[0]);
-		victim(name, fds[1]);
-	}
-	close(fds[1]);
-	if (read(fds[0], msg, sizeof(msg)) != sizeof(msg))
+		return pid;
+	if (read(rfd, msg, sizeof(msg)) != sizeof(msg))
 		err = -EPIPE;
-	close(fds[0]);
+	close(rfd);
 	if (!err)
 		err = shmk_alloc_member_used(a, msg[0], &used);
 	if (!err && !used)
 		err = -ENODATA;	/* the victim should own blocks */
 	if (err) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		kill_wait(pid);
 		return err;
 	}
 	/* Drop whatever is pending (the victim's join) before the kill. */

@@ -325,6 +325,65 @@ static int ar_alloc_zero(struct ar *r, size_t size, uint64_t *off)
 	return err;
 }
 
+/*
+ * A worker's arena and the offset of its directory. The creator (@create)
+ * makes both, the directory zeroed (@len bytes), and publishes it with
+ * ar_publish() once filled in; the others attach and find it.
+ */
+static int ar_open_dir(struct ar *r, const char *name, size_t size,
+		       size_t len, int create, uint64_t *dir)
+{
+	int err;
+
+	if (create) {
+		err = ar_create(r, name, size);
+		return err ? err : ar_alloc_zero(r, len, dir);
+	}
+	err = ar_attach(r, name);
+	if (err)
+		return err;
+	*dir = ar_lookup(r);
+	return *dir ? 0 : -ENOENT;
+}
+
+/*
+ * In the driver, before forking: a transport's per-process state (@len
+ * bytes, starting with its struct ar) and what the arena needs shared.
+ */
+static int priv_setup(void **priv, size_t len, const char *name,
+		      size_t size)
+{
+	struct ar *r = calloc(1, len);
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	err = ar_setup(r, name, size);
+	if (err) {
+		free(r);
+		return err;
+	}
+	*priv = r;
+	return 0;
+}
+
+/* In the driver, after forking: drop its side of priv_setup(). */
+static void priv_teardown(void **priv)
+{
+	struct ar *r = *priv;
+
+	if (r) {
+		ar_teardown(r);
+		free(r);
+	}
+	*priv = NULL;
+}
+
+static size_t pp_arena_size(size_t size)
+{
+	return 2 * ((size + 4095) & ~(size_t)4095) + 4 * 1024 * 1024;
+}
+
 #ifndef HAVE_LIBSHMK
 /* ------------------------------------------------------------- mailbox */
 static void mb_send(struct ar *r, uint32_t *w, uint32_t seq)
@@ -398,55 +457,24 @@ struct pp_shmk {
 	uint32_t last;
 };
 
-static size_t pp_arena_size(size_t size)
-{
-	return 2 * ((size + 4095) & ~(size_t)4095) + 4 * 1024 * 1024;
-}
-
-static int sh_setup(struct pp_ctx *c)
-{
-	struct pp_shmk *s = calloc(1, sizeof(*s));
-	int err;
-
-	if (!s)
-		return -ENOMEM;
-	err = ar_setup(&s->ar, c->name, pp_arena_size(c->size));
-	if (err) {
-		free(s);
-		return err;
-	}
-	c->priv = s;
-	return 0;
-}
-
 static int sh_init(struct pp_ctx *c)
 {
 	struct pp_shmk *s = c->priv;
 	uint64_t dir;
 	int err;
 
+	err = ar_open_dir(&s->ar, c->name, pp_arena_size(c->size),
+			  sizeof(struct pp_dir), c->role == 0, &dir);
+	if (err)
+		return err;
+	s->dir = ar_ptr(&s->ar, dir);
 	if (c->role == 0) {
-		err = ar_create(&s->ar, c->name, pp_arena_size(c->size));
-		if (err)
-			return err;
-		err = ar_alloc_zero(&s->ar, sizeof(struct pp_dir), &dir);
-		if (err)
-			return err;
-		s->dir = ar_ptr(&s->ar, dir);
 		err = ar_alloc(&s->ar, c->size, &s->dir->req_off);
 		if (!err)
 			err = ar_alloc(&s->ar, c->size, &s->dir->rep_off);
 		if (err)
 			return err;
 		ar_publish(&s->ar, dir);
-	} else {
-		err = ar_attach(&s->ar, c->name);
-		if (err)
-			return err;
-		dir = ar_lookup(&s->ar);
-		if (!dir)
-			return -ENOENT;
-		s->dir = ar_ptr(&s->ar, dir);
 	}
 	s->req = ar_ptr(&s->ar, s->dir->req_off);
 	s->rep = ar_ptr(&s->ar, s->dir->rep_off);
@@ -497,24 +525,6 @@ static void sh_fini(struct pp_ctx *c)
 		ar_close(&s->ar);
 }
 
-static void sh_teardown(struct pp_ctx *c)
-{
-	struct pp_shmk *s = c->priv;
-
-	if (s) {
-		ar_teardown(&s->ar);
-		free(s);
-	}
-	c->priv = NULL;
-}
-
-const struct pp_transport tr_shmk = {
-	.name = TR_NAME, .label = PP_LABEL,
-	.modes = (1 << MODE_BLOCK) | (1 << MODE_SPIN),
-	.setup = sh_setup, .init = sh_init, .ping = sh_ping,
-	.serve = sh_serve, .fini = sh_fini, .teardown = sh_teardown,
-};
-
 /* ---------------------------------------------------- streaming / fan-in */
 /*
  * Bench-local stand-in for the per-member receive queue: one SPSC ring per
@@ -563,36 +573,18 @@ static size_t st_arena_size(const struct st_ctx *c)
 	       4 * 1024 * 1024;
 }
 
-static int shst_setup(struct st_ctx *c)
-{
-	struct st_shmk *s = calloc(1, sizeof(*s));
-	int err;
-
-	if (!s)
-		return -ENOMEM;
-	err = ar_setup(&s->ar, c->name, st_arena_size(c));
-	if (err) {
-		free(s);
-		return err;
-	}
-	c->priv = s;
-	return 0;
-}
-
 static int shst_init(struct st_ctx *c)
 {
 	struct st_shmk *s = c->priv;
 	uint64_t dir, off;
 	int err, i;
 
+	err = ar_open_dir(&s->ar, c->name, st_arena_size(c),
+			  sizeof(struct st_dir), c->idx < 0, &dir);
+	if (err)
+		return err;
+	s->dir = ar_ptr(&s->ar, dir);
 	if (c->idx < 0) {
-		err = ar_create(&s->ar, c->name, st_arena_size(c));
-		if (err)
-			return err;
-		err = ar_alloc_zero(&s->ar, sizeof(struct st_dir), &dir);
-		if (err)
-			return err;
-		s->dir = ar_ptr(&s->ar, dir);
 		for (i = 0; i < c->nprod; i++) {
 			struct ring *rg;
 
@@ -608,14 +600,6 @@ static int shst_init(struct st_ctx *c)
 				return err;
 		}
 		ar_publish(&s->ar, dir);
-	} else {
-		err = ar_attach(&s->ar, c->name);
-		if (err)
-			return err;
-		dir = ar_lookup(&s->ar);
-		if (!dir)
-			return -ENOENT;
-		s->dir = ar_ptr(&s->ar, dir);
 	}
 	for (i = 0; i < c->nprod; i++) {
 		s->ring[i] = ar_ptr(&s->ar, s->dir->ring_off[i]);
@@ -738,23 +722,6 @@ static void shst_fini(struct st_ctx *c)
 		ar_close(&s->ar);
 }
 
-static void shst_teardown(struct st_ctx *c)
-{
-	struct st_shmk *s = c->priv;
-
-	if (s) {
-		ar_teardown(&s->ar);
-		free(s);
-	}
-	c->priv = NULL;
-}
-
-const struct st_transport st_shmk = {
-	.name = TR_NAME, .label = ST_LABEL,
-	.setup = shst_setup, .init = shst_init, .send = shst_send,
-	.recv = shst_recv, .fini = shst_fini, .teardown = shst_teardown,
-};
-
 #else /* HAVE_LIBSHMK: the queue API */
 
 /* Events (a member joined or left) only interrupt a wait: drop them. */
@@ -766,22 +733,35 @@ static void q_eat_events(struct ar *r)
 		;
 }
 
-/* One descriptor from @q, waiting as the queue was configured. */
-static int q_recv1(struct ar *r, struct shmk_queue *q, struct shmk_qmsg *m)
+/* Up to @max descriptors from @q (at least one), waiting as configured. */
+static int q_recv(struct ar *r, struct shmk_queue *q, struct shmk_qmsg *m,
+		  unsigned int max)
 {
 	int n;
 
 	for (;;) {
-		n = shmk_queue_recv(q, m, 1, -1);
+		n = shmk_queue_recv(q, m, max, -1);
 		if (n > 0)
-			return 0;
-		if (n == 0) {
+			return n;
+		if (n == 0)
 			q_eat_events(r);
-			continue;
-		}
-		if (n != -EINTR)
+		else if (n != -EINTR)
 			return n;
 	}
+}
+
+/* Post the payload at arena offset @off; waits while the queue is full. */
+static int q_send(struct shmk_queue *q, uint64_t off, size_t len,
+		  uint64_t seq, uint32_t flags)
+{
+	struct shmk_qmsg m;
+
+	memset(&m, 0, sizeof(m));
+	m.val = off;
+	m.len = (uint32_t)len;
+	m.tag = seq;
+	m.flags = flags;
+	return shmk_queue_send(q, &m, SHMK_QSEND_WAIT, -1);
 }
 
 /* ------------------------------------------------------------ ping-pong */
@@ -792,7 +772,7 @@ struct pq_dir {			/* published at the directory offset */
 	uint64_t rep_off;
 };
 
-struct pq_shmk {
+struct pp_shmk {
 	struct ar ar;
 	struct pq_dir *dir;
 	struct shmk_queue *in;	/* ours: we consume it */
@@ -800,69 +780,44 @@ struct pq_shmk {
 	unsigned char *req, *rep;
 };
 
-static size_t pp_arena_size(size_t size)
-{
-	return 2 * ((size + 4095) & ~(size_t)4095) + 4 * 1024 * 1024;
-}
-
-static int sh_setup(struct pp_ctx *c)
-{
-	struct pq_shmk *s = calloc(1, sizeof(*s));
-	int err;
-
-	if (!s)
-		return -ENOMEM;
-	err = ar_setup(&s->ar, c->name, pp_arena_size(c->size));
-	if (err) {
-		free(s);
-		return err;
-	}
-	c->priv = s;
-	return 0;
-}
-
-static int sh_init(struct pp_ctx *c)
+/* Each side's own queue, and the token its peer opens it with. */
+static int pq_create_in(struct pp_shmk *s, int mode, uint64_t *tok)
 {
 	struct shmk_queue_opts qo;
-	struct pq_shmk *s = c->priv;
-	uint64_t dir, tok;
 	int err;
 
 	memset(&qo, 0, sizeof(qo));
 	qo.capacity = 16;
-	qo.spin_ns = c->mode == MODE_SPIN ? SPIN_NS : 0;
+	qo.spin_ns = mode == MODE_SPIN ? SPIN_NS : 0;
+	err = shmk_queue_create(s->ar.a, &qo, &s->in);
+	return err ? err : shmk_queue_share(s->in, 0, tok);
+}
+
+static int sh_init(struct pp_ctx *c)
+{
+	struct pp_shmk *s = c->priv;
+	uint64_t dir, tok;
+	int err;
+
+	err = ar_open_dir(&s->ar, c->name, pp_arena_size(c->size),
+			  sizeof(struct pq_dir), c->role == 0, &dir);
+	if (err)
+		return err;
+	s->dir = ar_ptr(&s->ar, dir);
 	if (c->role == 0) {
-		err = ar_create(&s->ar, c->name, pp_arena_size(c->size));
-		if (err)
-			return err;
-		err = ar_alloc_zero(&s->ar, sizeof(struct pq_dir), &dir);
-		if (err)
-			return err;
-		s->dir = ar_ptr(&s->ar, dir);
 		err = ar_alloc(&s->ar, c->size, &s->dir->req_off);
 		if (!err)
 			err = ar_alloc(&s->ar, c->size, &s->dir->rep_off);
 		if (!err)
-			err = shmk_queue_create(s->ar.a, &qo, &s->in);
-		if (!err)
-			err = shmk_queue_share(s->in, 0, &tok);
+			err = pq_create_in(s, c->mode, &tok);
 		if (err)
 			return err;
 		s->dir->tok_a = tok;
 		ar_publish(&s->ar, dir);
 	} else {
-		err = ar_attach(&s->ar, c->name);
-		if (err)
-			return err;
-		dir = ar_lookup(&s->ar);
-		if (!dir)
-			return -ENOENT;
-		s->dir = ar_ptr(&s->ar, dir);
 		err = shmk_queue_open(s->ar.a, s->dir->tok_a, &s->out);
 		if (!err)
-			err = shmk_queue_create(s->ar.a, &qo, &s->in);
-		if (!err)
-			err = shmk_queue_share(s->in, 0, &tok);
+			err = pq_create_in(s, c->mode, &tok);
 		if (err)
 			return err;
 		__atomic_store_n(&s->dir->tok_b, tok, __ATOMIC_RELEASE);
@@ -872,20 +827,9 @@ static int sh_init(struct pp_ctx *c)
 	return 0;
 }
 
-static int sh_send(struct pq_shmk *s, uint64_t off, size_t len, uint64_t seq)
-{
-	struct shmk_qmsg m;
-
-	memset(&m, 0, sizeof(m));
-	m.val = off;
-	m.len = (uint32_t)len;
-	m.tag = seq;
-	return shmk_queue_send(s->out, &m, SHMK_QSEND_WAIT, -1);
-}
-
 static int sh_ping(struct pp_ctx *c, uint64_t seq)
 {
-	struct pq_shmk *s = c->priv;
+	struct pp_shmk *s = c->priv;
 	struct shmk_qmsg m;
 	uint64_t tok;
 	int err;
@@ -899,10 +843,10 @@ static int sh_ping(struct pp_ctx *c, uint64_t seq)
 			return err;
 	}
 	payload_stamp(s->req, c->size, seq);		/* produced in place */
-	err = sh_send(s, s->dir->req_off, c->size, seq);
+	err = q_send(s->out, s->dir->req_off, c->size, seq, 0);
 	if (!err)
-		err = q_recv1(&s->ar, s->in, &m);
-	if (err)
+		err = q_recv(&s->ar, s->in, &m, 1);
+	if (err < 0)
 		return err;
 	if (m.tag != seq || m.val != s->dir->rep_off ||
 	    payload_check(ar_ptr(&s->ar, m.val), c->size, seq))
@@ -912,24 +856,24 @@ static int sh_ping(struct pp_ctx *c, uint64_t seq)
 
 static int sh_serve(struct pp_ctx *c, uint64_t *seq)
 {
-	struct pq_shmk *s = c->priv;
+	struct pp_shmk *s = c->priv;
 	struct shmk_qmsg m;
 	int err;
 
-	err = q_recv1(&s->ar, s->in, &m);
-	if (err)
+	err = q_recv(&s->ar, s->in, &m, 1);
+	if (err < 0)
 		return err;
 	*seq = m.tag;
 	if (m.val != s->dir->req_off ||
 	    payload_check(ar_ptr(&s->ar, m.val), c->size, *seq))
 		return -EBADMSG;			/* read in place */
 	payload_stamp(s->rep, c->size, *seq);
-	return sh_send(s, s->dir->rep_off, c->size, *seq);
+	return q_send(s->out, s->dir->rep_off, c->size, *seq, 0);
 }
 
 static void sh_fini(struct pp_ctx *c)
 {
-	struct pq_shmk *s = c->priv;
+	struct pp_shmk *s = c->priv;
 
 	if (!s)
 		return;
@@ -940,24 +884,6 @@ static void sh_fini(struct pp_ctx *c)
 	s->out = s->in = NULL;
 	ar_close(&s->ar);
 }
-
-static void sh_teardown(struct pp_ctx *c)
-{
-	struct pq_shmk *s = c->priv;
-
-	if (s) {
-		ar_teardown(&s->ar);
-		free(s);
-	}
-	c->priv = NULL;
-}
-
-const struct pp_transport tr_shmk = {
-	.name = TR_NAME, .label = PP_LABEL,
-	.modes = (1 << MODE_BLOCK) | (1 << MODE_SPIN),
-	.setup = sh_setup, .init = sh_init, .ping = sh_ping,
-	.serve = sh_serve, .fini = sh_fini, .teardown = sh_teardown,
-};
 
 /* ---------------------------------------------------- streaming / fan-in */
 /*
@@ -977,7 +903,7 @@ struct qs_dir {
 	uint64_t slab_off[STREAM_MAX_PROD];
 };
 
-struct qs_shmk {
+struct st_shmk {
 	struct ar ar;
 	struct qs_dir *dir;
 	struct shmk_queue *q;	/* consumer: ours; producer: opened */
@@ -991,37 +917,19 @@ static size_t st_arena_size(const struct st_ctx *c)
 	       4 * 1024 * 1024;
 }
 
-static int shst_setup(struct st_ctx *c)
-{
-	struct qs_shmk *s = calloc(1, sizeof(*s));
-	int err;
-
-	if (!s)
-		return -ENOMEM;
-	err = ar_setup(&s->ar, c->name, st_arena_size(c));
-	if (err) {
-		free(s);
-		return err;
-	}
-	c->priv = s;
-	return 0;
-}
-
 static int shst_init(struct st_ctx *c)
 {
 	struct shmk_queue_opts qo;
-	struct qs_shmk *s = c->priv;
+	struct st_shmk *s = c->priv;
 	uint64_t dir, tok;
 	int err, i;
 
+	err = ar_open_dir(&s->ar, c->name, st_arena_size(c),
+			  sizeof(struct qs_dir), c->idx < 0, &dir);
+	if (err)
+		return err;
+	s->dir = ar_ptr(&s->ar, dir);
 	if (c->idx < 0) {
-		err = ar_create(&s->ar, c->name, st_arena_size(c));
-		if (err)
-			return err;
-		err = ar_alloc_zero(&s->ar, sizeof(struct qs_dir), &dir);
-		if (err)
-			return err;
-		s->dir = ar_ptr(&s->ar, dir);
 		for (i = 0; i < c->nprod && !err; i++)
 			err = ar_alloc(&s->ar, (size_t)QSLOTS * c->size,
 				       &s->dir->slab_off[i]);
@@ -1039,49 +947,31 @@ static int shst_init(struct st_ctx *c)
 		ar_publish(&s->ar, dir);
 		return 0;
 	}
-	err = ar_attach(&s->ar, c->name);
-	if (err)
-		return err;
-	dir = ar_lookup(&s->ar);
-	if (!dir)
-		return -ENOENT;
-	s->dir = ar_ptr(&s->ar, dir);
 	s->slab = ar_ptr(&s->ar, s->dir->slab_off[c->idx]);
 	return shmk_queue_open(s->ar.a, s->dir->tok[c->idx], &s->q);
 }
 
 static int shst_send(struct st_ctx *c, uint64_t seq)
 {
-	struct qs_shmk *s = c->priv;
+	struct st_shmk *s = c->priv;
 	uint64_t off = s->dir->slab_off[c->idx] +
 		       (uint64_t)(s->n++ % QSLOTS) * c->size;
-	struct shmk_qmsg m;
 
 	payload_stamp(ar_ptr(&s->ar, off), c->size, seq);	/* in place */
-	memset(&m, 0, sizeof(m));
-	m.val = off;
-	m.len = (uint32_t)c->size;
-	m.tag = seq;
-	m.flags = (uint32_t)c->idx << SHMK_QMSG_USER_SHIFT;
-	return shmk_queue_send(s->q, &m, SHMK_QSEND_WAIT, -1);
+	return q_send(s->q, off, c->size, seq,
+		      (uint32_t)c->idx << SHMK_QMSG_USER_SHIFT);
 }
 
 static int shst_recv(struct st_ctx *c, void (*cb)(void *, int, uint64_t),
 		     void *arg)
 {
-	struct qs_shmk *s = c->priv;
+	struct st_shmk *s = c->priv;
 	struct shmk_qmsg m[QBATCH];
 	int n, i, who;
 
-	for (;;) {
-		n = shmk_queue_recv(s->q, m, QBATCH, -1);
-		if (n > 0)
-			break;
-		if (n == 0)
-			q_eat_events(&s->ar);
-		else if (n != -EINTR)
-			return n;
-	}
+	n = q_recv(&s->ar, s->q, m, QBATCH);
+	if (n < 0)
+		return n;
 	for (i = 0; i < n; i++) {
 		who = (int)(m[i].flags >> SHMK_QMSG_USER_SHIFT);
 		if (who >= c->nprod || m[i].len != c->size ||
@@ -1095,7 +985,7 @@ static int shst_recv(struct st_ctx *c, void (*cb)(void *, int, uint64_t),
 
 static void shst_fini(struct st_ctx *c)
 {
-	struct qs_shmk *s = c->priv;
+	struct st_shmk *s = c->priv;
 
 	if (!s)
 		return;
@@ -1105,15 +995,36 @@ static void shst_fini(struct st_ctx *c)
 	ar_close(&s->ar);
 }
 
+#endif /* HAVE_LIBSHMK */
+
+/* ------------------------------------------------ both implementations */
+static int sh_setup(struct pp_ctx *c)
+{
+	return priv_setup(&c->priv, sizeof(struct pp_shmk), c->name,
+			  pp_arena_size(c->size));
+}
+
+static void sh_teardown(struct pp_ctx *c)
+{
+	priv_teardown(&c->priv);
+}
+
+const struct pp_transport tr_shmk = {
+	.name = TR_NAME, .label = PP_LABEL,
+	.modes = (1 << MODE_BLOCK) | (1 << MODE_SPIN),
+	.setup = sh_setup, .init = sh_init, .ping = sh_ping,
+	.serve = sh_serve, .fini = sh_fini, .teardown = sh_teardown,
+};
+
+static int shst_setup(struct st_ctx *c)
+{
+	return priv_setup(&c->priv, sizeof(struct st_shmk), c->name,
+			  st_arena_size(c));
+}
+
 static void shst_teardown(struct st_ctx *c)
 {
-	struct qs_shmk *s = c->priv;
-
-	if (s) {
-		ar_teardown(&s->ar);
-		free(s);
-	}
-	c->priv = NULL;
+	priv_teardown(&c->priv);
 }
 
 const struct st_transport st_shmk = {
@@ -1121,4 +1032,3 @@ const struct st_transport st_shmk = {
 	.setup = shst_setup, .init = shst_init, .send = shst_send,
 	.recv = shst_recv, .fini = shst_fini, .teardown = shst_teardown,
 };
-#endif /* HAVE_LIBSHMK */

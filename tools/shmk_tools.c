@@ -61,7 +61,8 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
-void shmkt_libbpf_logs(bool verbose)
+/* Print libbpf's messages: all with @verbose, else warnings only. */
+static void shmkt_libbpf_logs(bool verbose)
 {
 	libbpf_verbose = verbose;
 	libbpf_set_print(libbpf_print);
@@ -73,7 +74,8 @@ static void on_signal(int sig)
 	shmkt_exiting = 1;
 }
 
-void shmkt_signals(void)
+/* SIGINT/SIGTERM set shmkt_exiting. */
+static void shmkt_signals(void)
 {
 	struct sigaction sa;
 
@@ -98,14 +100,16 @@ void shmkt_lib_layout(struct shmkt_lib_layout *l)
 	l->be_name = offsetof(struct shmk_be_ops, name);
 }
 
-bool shmkt_kernel_tracepoints(void)
+/* Are the module's tracepoints there (module loaded, tracefs)? */
+static bool shmkt_kernel_tracepoints(void)
 {
 	return access("/sys/kernel/tracing/events/shmk/shmk_end", F_OK) == 0 ||
 		access("/sys/kernel/debug/tracing/events/shmk/shmk_end",
 		       F_OK) == 0;
 }
 
-const char *shmkt_default_lib(void)
+/* libshmk.so.0 near this program or in the usual places, or NULL. */
+static const char *shmkt_default_lib(void)
 {
 	static const char *const dirs[] = {
 		"/usr/local/lib", "/usr/local/lib64",
@@ -137,12 +141,14 @@ const char *shmkt_default_lib(void)
 	return NULL;
 }
 
-char *shmkt_abspath(const char *path)
+/* An absolute path for @path (realpath), or NULL with errno. */
+static char *shmkt_abspath(const char *path)
 {
 	return realpath(path, NULL);
 }
 
-bool shmkt_has_symbol(const char *path, const char *sym)
+/* Does the ELF file at @path define the function @sym? */
+static bool shmkt_has_symbol(const char *path, const char *sym)
 {
 	Elf_Scn *scn = NULL;
 	bool found = false;
@@ -225,22 +231,6 @@ const char *shmkt_signame(int sig, char *buf, size_t len)
 	return buf;
 }
 
-const char *shmkt_how_name(uint32_t how)
-{
-	switch (how) {
-	case SHMK_END_DETACH:
-		return "detach";
-	case SHMK_END_EXIT:
-		return "exit";
-	case SHMK_END_SIGNAL:
-		return "signal";
-	case SHMK_END_CLOSE:
-		return "close";
-	default:
-		return "?";
-	}
-}
-
 bool shmkt_parse_u32(const char *s, uint32_t min, uint32_t max,
 		     uint32_t *out)
 {
@@ -255,4 +245,200 @@ bool shmkt_parse_u32(const char *s, uint32_t min, uint32_t max,
 		return false;
 	*out = (uint32_t)v;
 	return true;
+}
+
+int shmkt_parse_opt(const char *tool, const char *usage, int c,
+		    const char *arg, struct shmkt_opts *o)
+{
+	switch (c) {
+	case 'p':
+		if (!shmkt_parse_u32(arg, 1, INT32_MAX, &o->pid)) {
+			fprintf(stderr, "%s: bad pid: %s\n", tool, arg);
+			return -1;
+		}
+		break;
+	case 'a':
+		if (!shmkt_parse_u32(arg, 1, UINT32_MAX, &o->arena)) {
+			fprintf(stderr, "%s: bad arena id: %s\n", tool, arg);
+			return -1;
+		}
+		break;
+	case 'n':
+		if (!*arg || strlen(arg) >= SHMK_NAME_MAX) {
+			fprintf(stderr, "%s: bad arena name\n", tool);
+			return -1;
+		}
+		o->name = arg;
+		break;
+	case 'k':
+		o->kernel = true;
+		break;
+	case 'u':
+		o->library = true;
+		break;
+	case 'l':
+		if (o->nlibs == SHMKT_MAX_LIBS) {
+			fprintf(stderr, "%s: at most %d -l\n", tool,
+				SHMKT_MAX_LIBS);
+			return -1;
+		}
+		o->libs[o->nlibs++] = arg;
+		o->library = true;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case 'h':
+		fputs(usage, stdout);
+		exit(0);
+	default:
+		fprintf(stderr, "Try '%s --help'.\n", tool);
+		return -1;
+	}
+	return 0;
+}
+
+int shmkt_start(const char *tool, struct shmkt_opts *o, char **paths)
+{
+	int i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	shmkt_signals();
+	if (!o->kernel && !o->library) {
+		if (shmkt_kernel_tracepoints())
+			o->kernel = true;
+		else
+			o->library = true;
+	}
+	if (o->arena && !o->kernel) {
+		fprintf(stderr, "%s: -a needs the kernel source (-k): the library does not know arena ids; use -n NAME\n",
+			tool);
+		return SHMKT_EXIT_USAGE;
+	}
+	if (o->kernel && !shmkt_kernel_tracepoints()) {
+		fprintf(stderr, "%s: no shmk tracepoints (is the module loaded and tracefs mounted?): %s\n",
+			tool, strerror(ENOENT));
+		return 1;
+	}
+	if (o->library && !o->nlibs) {
+		const char *def = shmkt_default_lib();
+
+		if (!def) {
+			fprintf(stderr, "%s: libshmk.so.0 not found: name the library or program with -l PATH\n",
+				tool);
+			return 1;
+		}
+		o->libs[o->nlibs++] = def;
+	}
+	for (i = 0; i < o->nlibs; i++) {
+		paths[i] = shmkt_abspath(o->libs[i]);
+		if (!paths[i]) {
+			fprintf(stderr, "%s: %s: %s\n", tool, o->libs[i],
+				strerror(errno));
+			return 1;
+		}
+		/* Before any probe: a wrong file is a clear error here. */
+		if (!shmkt_has_symbol(paths[i], "shmk_arena_attach")) {
+			fprintf(stderr, "%s: %s: no libshmk in it (no symbol shmk_arena_attach)\n",
+				tool, paths[i]);
+			return 1;
+		}
+	}
+	shmkt_libbpf_logs(o->verbose);
+	return 0;
+}
+
+static bool lib_prog(struct bpf_program *prog)
+{
+	return strncmp(bpf_program__name(prog), "lib_", 4) == 0;
+}
+
+int shmkt_load(const char *tool, struct bpf_object_skeleton *s,
+	       const struct shmkt_opts *o, struct bpf_link **links,
+	       int *nlinks)
+{
+	struct bpf_object *obj = *s->obj;
+	struct bpf_program *prog;
+	int err;
+
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_autoload(prog, lib_prog(prog) ? o->library :
+					  o->kernel);
+	err = bpf_object__load_skeleton(s);
+	if (err) {
+		fprintf(stderr, "%s: cannot load the BPF programs: %s (run as root; -v for details)\n",
+			tool, strerror(-err));
+		return 1;
+	}
+	bpf_object__for_each_program(prog, obj) {
+		if (!o->kernel || lib_prog(prog))
+			continue;
+		links[*nlinks] = bpf_program__attach(prog);
+		if (!links[*nlinks]) {
+			fprintf(stderr, "%s: cannot attach %s: %s\n", tool,
+				bpf_program__name(prog), strerror(errno));
+			return 1;
+		}
+		(*nlinks)++;
+	}
+	return 0;
+}
+
+static int attach_uprobe(const char *tool, struct bpf_program *prog,
+			 const char *path, const char *func, bool ret,
+			 struct bpf_link **link)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = func, .retprobe = ret);
+
+	*link = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &uo);
+	if (!*link) {
+		fprintf(stderr, "%s: %s: %sprobe on %s: %s\n", tool, path,
+			ret ? "uret" : "u", func, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int shmkt_attach_call(const char *tool, const char *path, const char *func,
+		      struct bpf_program *entry, struct bpf_program *ret,
+		      struct bpf_link **links, int *nlinks)
+{
+	if (attach_uprobe(tool, entry, path, func, false, &links[*nlinks]))
+		return -1;
+	(*nlinks)++;
+	if (attach_uprobe(tool, ret, path, func, true, &links[*nlinks]))
+		return -1;
+	(*nlinks)++;
+	return 0;
+}
+
+int shmkt_attach_open_probes(const char *tool, struct bpf_object *obj,
+			     const char *path, struct bpf_link **links,
+			     int *nlinks)
+{
+	struct bpf_program *create, *attach, *ret;
+
+	create = bpf_object__find_program_by_name(obj, "lib_create_entry");
+	attach = bpf_object__find_program_by_name(obj, "lib_attach_entry");
+	ret = bpf_object__find_program_by_name(obj, "lib_open_ret");
+	if (shmkt_attach_call(tool, path, "shmk_arena_create", create, ret,
+			      links, nlinks) ||
+	    shmkt_attach_call(tool, path, "shmk_arena_attach", attach, ret,
+			      links, nlinks))
+		return -1;
+	return 0;
+}
+
+void shmkt_print_tracing(const char *what, const struct shmkt_opts *o,
+			 char *const *paths)
+{
+	int i;
+
+	printf("Tracing shmk %s from %s%s%s", what,
+	       o->kernel ? "kernel tracepoints" : "",
+	       o->kernel && o->library ? " and " : "",
+	       o->library ? "libshmk (" : "");
+	for (i = 0; o->library && i < o->nlibs; i++)
+		printf("%s%s", i ? ", " : "", paths[i]);
+	printf("%s... Hit Ctrl-C to end.\n", o->library ? ")" : "");
 }

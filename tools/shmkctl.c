@@ -43,6 +43,7 @@
 
 #include "shmk_int.h"		/* lib/: struct lm_hdr, struct lm_slot */
 #include "shmk_portable.h"
+#include "shmk_tools.h"		/* shmkt_how_name() only: no libbpf */
 
 #define DEBUGFS_DIR	"/sys/kernel/debug/shmk"
 #define PARAMS_DIR	"/sys/module/shmk/parameters"
@@ -232,20 +233,10 @@ static double ago_s(uint64_t t, uint64_t now)
 	return t && now > t ? (double)(now - t) / 1e9 : 0.0;
 }
 
+/* "-" for a member that has not ended. */
 static const char *how_name(uint32_t how)
 {
-	switch (how) {
-	case SHMK_END_DETACH:
-		return "detach";
-	case SHMK_END_EXIT:
-		return "exit";
-	case SHMK_END_SIGNAL:
-		return "signal";
-	case SHMK_END_CLOSE:
-		return "close";
-	default:
-		return "-";
-	}
+	return shmkt_how_name(how, "-");
 }
 
 /* Printable, space-free copy of an arena name (for text output). */

@@ -16,12 +16,9 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/usdt.bpf.h>
 #include "shmkexits.h"
+#include "shmk_tools.bpf.h"
 
 #define MAX_EVENTS_READ	16	/* records looked at per shmk_arena_events() */
-
-const volatile __u32 targ_tgid;		/* 0: every process */
-const volatile __u32 targ_arena;	/* 0: every arena (kernel only) */
-const volatile struct shmkt_lib_layout layout;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -46,14 +43,6 @@ struct {
 	__type(key, struct kkey);
 	__type(value, struct kval);
 } kmembers SEC(".maps");
-
-/* shmk_arena_create/attach in flight: thread -> the out pointer. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u64);
-} opens SEC(".maps");
 
 /* shmk_arena_detach in flight: thread -> the event it will report. */
 struct {
@@ -94,22 +83,43 @@ struct {
 	__type(value, struct exit_event);
 } scratch SEC(".maps");
 
-static __always_inline bool skip_pid(__u32 tgid)
+/* A zeroed record of @kind in the ring buffer, stamped now; NULL if full. */
+static __always_inline struct exit_event *ev_new(__u32 kind)
 {
-	return targ_tgid && tgid != targ_tgid;
-}
+	struct exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-static __always_inline __u32 cur_tgid(void)
-{
-	return bpf_get_current_pid_tgid() >> 32;
-}
-
-static __always_inline __u32 cur_tid(void)
-{
-	return (__u32)bpf_get_current_pid_tgid();
+	if (!e)
+		return NULL;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts = bpf_ktime_get_ns();
+	e->kind = kind;
+	return e;
 }
 
 /* ---- kernel: module tracepoints ------------------------------------ */
+
+/* A record of @kind about kernel member @k; NULL if full. */
+static __always_inline struct exit_event *kev_new(__u32 kind,
+						  const struct kkey *k)
+{
+	struct exit_event *e = ev_new(kind);
+
+	if (!e)
+		return NULL;
+	e->arena_id = k->arena_id;
+	e->member_id = k->member_id;
+	__builtin_memcpy(e->backend, "kmod", 5);
+	return e;
+}
+
+/* Sent unless -p filters out the member's process. */
+static __always_inline void kev_submit(struct exit_event *e)
+{
+	if (skip_pid(e->pid))
+		bpf_ringbuf_discard(e, 0);
+	else
+		bpf_ringbuf_submit(e, 0);
+}
 
 SEC("tracepoint/shmk/shmk_attach")
 int tp_attach(struct shmkt_tp_attach *ctx)
@@ -118,32 +128,24 @@ int tp_attach(struct shmkt_tp_attach *ctx)
 			  .member_id = ctx->member_id };
 	struct kval v = {};
 	struct exit_event *e;
-	__u32 loc = ctx->name_loc;
 
-	if (targ_arena && ctx->arena_id != targ_arena)
+	if (skip_arena(ctx->arena_id))
 		return 0;
 	v.pid = ctx->pid;
 	v.generation = ctx->generation;
-	bpf_probe_read_kernel_str(v.name, sizeof(v.name),
-				  (void *)ctx + (loc & 0xffff));
+	tp_attach_name(ctx, v.name, sizeof(v.name));
 	/* Remembered even when filtered by pid: a later end needs it. */
 	bpf_map_update_elem(&kmembers, &k, &v, BPF_ANY);
 	if (skip_pid(v.pid))
 		return 0;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = kev_new(EV_K_ATTACH, &k);
 	if (!e)
 		return 0;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts = bpf_ktime_get_ns();
-	e->kind = EV_K_ATTACH;
-	e->arena_id = ctx->arena_id;
-	e->member_id = ctx->member_id;
 	e->generation = ctx->generation;
 	e->pid = v.pid;
 	e->flags = ctx->created ? XF_CREATED : 0;
 	__builtin_memcpy(e->name, v.name, sizeof(e->name));
-	__builtin_memcpy(e->backend, "kmod", 5);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -170,26 +172,16 @@ int tp_end(struct shmkt_tp_end *ctx)
 			  .member_id = ctx->member_id };
 	struct exit_event *e;
 
-	if (targ_arena && ctx->arena_id != targ_arena)
+	if (skip_arena(ctx->arena_id))
 		goto out;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = kev_new(EV_K_END, &k);
 	if (!e)
 		goto out;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts = bpf_ktime_get_ns();
-	e->kind = EV_K_END;
-	e->arena_id = ctx->arena_id;
-	e->member_id = ctx->member_id;
 	e->generation = ctx->generation;
 	e->how = ctx->how;
 	e->status = ctx->status;
 	fill_member(e, &k);
-	__builtin_memcpy(e->backend, "kmod", 5);
-	if (skip_pid(e->pid)) {
-		bpf_ringbuf_discard(e, 0);
-		goto out;
-	}
-	bpf_ringbuf_submit(e, 0);
+	kev_submit(e);
 out:
 	bpf_map_delete_elem(&kmembers, &k);
 	return 0;
@@ -203,28 +195,18 @@ int tp_robust(struct shmkt_tp_robust *ctx)
 	struct kval *v;
 	struct exit_event *e;
 
-	if (targ_arena && ctx->arena_id != targ_arena)
+	if (skip_arena(ctx->arena_id))
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = kev_new(EV_K_ROBUST, &k);
 	if (!e)
 		return 0;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts = bpf_ktime_get_ns();
-	e->kind = EV_K_ROBUST;
-	e->arena_id = ctx->arena_id;
-	e->member_id = ctx->member_id;
 	e->entries = ctx->entries;
 	e->recovered = ctx->recovered;
 	fill_member(e, &k);
 	v = bpf_map_lookup_elem(&kmembers, &k);
 	if (v)
 		e->generation = v->generation;
-	__builtin_memcpy(e->backend, "kmod", 5);
-	if (skip_pid(e->pid)) {
-		bpf_ringbuf_discard(e, 0);
-		return 0;
-	}
-	bpf_ringbuf_submit(e, 0);
+	kev_submit(e);
 	return 0;
 }
 
@@ -253,55 +235,21 @@ static __always_inline void read_handle(struct exit_event *e, __u64 a)
 	e->handle = a;
 }
 
-static __always_inline int open_entry(__u64 out)
-{
-	__u32 tid = cur_tid();
-
-	if (skip_pid(cur_tgid()))
-		return 0;
-	bpf_map_update_elem(&opens, &tid, &out, BPF_ANY);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(lib_create_entry, const char *name, const void *opts,
-	       unsigned int flags, void **out)
-{
-	return open_entry((__u64)out);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(lib_attach_entry, const char *name, unsigned int flags,
-	       void **out)
-{
-	return open_entry((__u64)out);
-}
-
 SEC("uretprobe")
 int BPF_KRETPROBE(lib_open_ret, int ret)
 {
-	__u32 tid = cur_tid(), tgid = cur_tgid();
+	__u32 tgid = cur_tgid();
 	struct exit_event *e;
-	__u64 *outp, out, a = 0;
+	__u64 a = opened_handle(ret);
 	__u8 one = 1, created = 0;
 
-	outp = bpf_map_lookup_elem(&opens, &tid);
-	if (!outp)
-		return 0;
-	out = *outp;
-	bpf_map_delete_elem(&opens, &tid);
-	if (ret != 0 || !out)
-		return 0;
-	if (bpf_probe_read_user(&a, sizeof(a), (void *)out) || !a)
+	if (!a)
 		return 0;
 	bpf_map_update_elem(&lpids, &tgid, &one, BPF_ANY);
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = ev_new(EV_L_ATTACH);
 	if (!e)
 		return 0;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts = bpf_ktime_get_ns();
-	e->kind = EV_L_ATTACH;
 	e->pid = tgid;
 	read_handle(e, a);
 	bpf_probe_read_user(&created, sizeof(created),
@@ -384,13 +332,10 @@ int BPF_KRETPROBE(lib_events_ret, int ret)
 			break;
 		if (ev.type != SHMKT_EVENT_EXIT || skip_pid(ev.pid))
 			continue;
-		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		e = ev_new(EV_L_EXIT);
 		if (!e)
 			break;
-		__builtin_memset(e, 0, sizeof(*e));
 		read_handle(e, args.handle);
-		e->ts = bpf_ktime_get_ns();
-		e->kind = EV_L_EXIT;
 		e->observer_id = e->member_id;
 		e->observer_pid = cur_tgid();
 		e->member_id = ev.member_id;
@@ -410,12 +355,9 @@ int BPF_USDT(lib_cleanup, long helper, long dead, long gen)
 {
 	struct exit_event *e;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = ev_new(EV_L_CLEANUP);
 	if (!e)
 		return 0;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts = bpf_ktime_get_ns();
-	e->kind = EV_L_CLEANUP;
 	e->observer_pid = cur_tgid();
 	e->observer_id = (__u32)helper;
 	e->member_id = (__u32)dead;
@@ -431,7 +373,7 @@ int BPF_USDT(lib_cleanup, long helper, long dead, long gen)
  * status, which the portable backend can only guess for non-children).
  */
 SEC("tracepoint/sched/sched_process_exit")
-int tp_proc_exit(void *ctx)
+int lib_proc_exit(void *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u32 tgid = cur_tgid();
@@ -442,12 +384,9 @@ int tp_proc_exit(void *ctx)
 	if (BPF_CORE_READ(task, signal, live.counter))
 		return 0;	/* not the last thread */
 	bpf_map_delete_elem(&lpids, &tgid);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = ev_new(EV_L_PROCEXIT);
 	if (!e)
 		return 0;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts = bpf_ktime_get_ns();
-	e->kind = EV_L_PROCEXIT;
 	e->pid = tgid;
 	e->status = BPF_CORE_READ(task, exit_code);
 	bpf_ringbuf_submit(e, 0);

@@ -65,14 +65,7 @@ static const char usage_text[] =
 "                               # statically into ./server\n"
 "  shmkexits -k -u              # both sources at once\n";
 
-static struct opts {
-	uint32_t pid;
-	uint32_t arena;
-	const char *name;
-	bool kernel, library, verbose;
-	const char *libs[SHMKT_MAX_LIBS];
-	int nlibs;
-} opt;
+static struct shmkt_opts opt;
 
 static uint64_t start_ns;
 
@@ -224,7 +217,7 @@ static void print_end(uint64_t ts, bool kern, const char *name,
 			 extra ? extra : "");
 	}
 	print_line(ts, kern, name, arena_id, member, gen, pid, "end",
-		   shmkt_how_name(how), st, note);
+		   shmkt_how_name(how, "?"), st, note);
 }
 
 static void handle_proc_exit(const struct exit_event *e)
@@ -365,68 +358,15 @@ static int handle_event(void *ctx, void *data, size_t len)
 static int parse_args(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "arena", required_argument, NULL, 'a' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "kernel", no_argument, NULL, 'k' },
-		{ "library", no_argument, NULL, 'u' },
-		{ "lib", required_argument, NULL, 'l' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		SHMKT_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:a:n:kul:vh", longopts,
+	while ((c = getopt_long(argc, argv, SHMKT_SHORTOPTS, longopts,
 				NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!shmkt_parse_u32(optarg, 1, INT32_MAX, &opt.pid)) {
-				fprintf(stderr, "shmkexits: bad pid: %s\n",
-					optarg);
-				return -1;
-			}
-			break;
-		case 'a':
-			if (!shmkt_parse_u32(optarg, 1, UINT32_MAX,
-					     &opt.arena)) {
-				fprintf(stderr, "shmkexits: bad arena id: %s\n",
-					optarg);
-				return -1;
-			}
-			break;
-		case 'n':
-			if (!*optarg || strlen(optarg) >= SHMK_NAME_MAX) {
-				fprintf(stderr, "shmkexits: bad arena name\n");
-				return -1;
-			}
-			opt.name = optarg;
-			break;
-		case 'k':
-			opt.kernel = true;
-			break;
-		case 'u':
-			opt.library = true;
-			break;
-		case 'l':
-			if (opt.nlibs == SHMKT_MAX_LIBS) {
-				fprintf(stderr, "shmkexits: at most %d -l\n",
-					SHMKT_MAX_LIBS);
-				return -1;
-			}
-			opt.libs[opt.nlibs++] = optarg;
-			opt.library = true;
-			break;
-		case 'v':
-			opt.verbose = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
-		default:
-			fprintf(stderr, "Try 'shmkexits --help'.\n");
+		if (shmkt_parse_opt("shmkexits", usage_text, c, optarg, &opt))
 			return -1;
-		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "shmkexits: unexpected argument: %s\n",
@@ -436,80 +376,19 @@ static int parse_args(int argc, char **argv)
 	return 0;
 }
 
-static int attach_uprobe(struct bpf_program *prog, const char *path,
-			 const char *func, bool ret, struct bpf_link **out)
-{
-	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = func, .retprobe = ret);
-	struct bpf_link *l;
-
-	l = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &uo);
-	if (!l) {
-		int err = -errno;
-
-		fprintf(stderr, "shmkexits: %s: %sprobe on %s: %s\n", path,
-			ret ? "uret" : "u", func, strerror(-err));
-		return err;
-	}
-	*out = l;
-	return 0;
-}
-
-#define MAX_LINKS	(8 + SHMKT_MAX_LIBS * 8)
-
 int main(int argc, char **argv)
 {
-	struct bpf_link *links[MAX_LINKS] = { NULL };
+	struct bpf_link *links[SHMKT_MAX_LINKS] = { NULL };
 	struct ring_buffer *rb = NULL;
 	struct shmkexits_bpf *skel;
 	char *paths[SHMKT_MAX_LIBS] = { NULL };
 	int nlinks = 0, err = 0, i;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* First: a Ctrl-C while the probes load must not be lost. */
-	shmkt_signals();
 	if (parse_args(argc, argv))
 		return SHMKT_EXIT_USAGE;
-	if (!opt.kernel && !opt.library) {
-		if (shmkt_kernel_tracepoints())
-			opt.kernel = true;
-		else
-			opt.library = true;
-	}
-	if (opt.arena && !opt.kernel) {
-		fprintf(stderr, "shmkexits: -a needs the kernel source (-k): the library does not know arena ids; use -n NAME\n");
-		return SHMKT_EXIT_USAGE;
-	}
-	if (opt.kernel && !shmkt_kernel_tracepoints()) {
-		fprintf(stderr, "shmkexits: no shmk tracepoints (is the module loaded and tracefs mounted?): %s\n",
-			strerror(ENOENT));
-		return 1;
-	}
-	if (opt.library && !opt.nlibs) {
-		const char *def = shmkt_default_lib();
-
-		if (!def) {
-			fprintf(stderr, "shmkexits: libshmk.so.0 not found: name the library or program with -l PATH\n");
-			return 1;
-		}
-		opt.libs[opt.nlibs++] = def;
-	}
-	for (i = 0; i < opt.nlibs; i++) {
-		paths[i] = shmkt_abspath(opt.libs[i]);
-		if (!paths[i]) {
-			fprintf(stderr, "shmkexits: %s: %s\n", opt.libs[i],
-				strerror(errno));
-			err = 1;
-			goto out;
-		}
-		if (!shmkt_has_symbol(paths[i], "shmk_arena_attach")) {
-			fprintf(stderr, "shmkexits: %s: no libshmk in it (no symbol shmk_arena_attach)\n",
-				paths[i]);
-			err = 1;
-			goto out;
-		}
-	}
-
-	shmkt_libbpf_logs(opt.verbose);
+	err = shmkt_start("shmkexits", &opt, paths);
+	if (err)
+		goto out;
 
 	skel = shmkexits_bpf__open();
 	if (!skel) {
@@ -522,47 +401,11 @@ int main(int argc, char **argv)
 	skel->rodata->targ_arena = opt.arena;
 	shmkt_lib_layout((struct shmkt_lib_layout *)&skel->rodata->layout);
 
-	bpf_program__set_autoload(skel->progs.tp_attach, opt.kernel);
-	bpf_program__set_autoload(skel->progs.tp_end, opt.kernel);
-	bpf_program__set_autoload(skel->progs.tp_robust, opt.kernel);
-	bpf_program__set_autoload(skel->progs.lib_create_entry, opt.library);
-	bpf_program__set_autoload(skel->progs.lib_attach_entry, opt.library);
-	bpf_program__set_autoload(skel->progs.lib_open_ret, opt.library);
-	bpf_program__set_autoload(skel->progs.lib_detach_entry, opt.library);
-	bpf_program__set_autoload(skel->progs.lib_detach_ret, opt.library);
-	bpf_program__set_autoload(skel->progs.lib_events_entry, opt.library);
-	bpf_program__set_autoload(skel->progs.lib_events_ret, opt.library);
-	bpf_program__set_autoload(skel->progs.lib_cleanup, opt.library);
-	bpf_program__set_autoload(skel->progs.tp_proc_exit, opt.library);
-
-	err = shmkexits_bpf__load(skel);
-	if (err) {
-		fprintf(stderr, "shmkexits: cannot load the BPF programs: %s (run as root; -v for details)\n",
-			strerror(-err));
-		err = 1;
+	err = shmkt_load("shmkexits", skel->skeleton, &opt, links, &nlinks);
+	if (err)
 		goto destroy;
-	}
-
-	if (opt.kernel) {
-		struct bpf_program *tps[] = { skel->progs.tp_attach,
-					      skel->progs.tp_end,
-					      skel->progs.tp_robust };
-
-		for (i = 0; i < 3; i++) {
-			links[nlinks] = bpf_program__attach(tps[i]);
-			if (!links[nlinks]) {
-				err = -errno;
-				fprintf(stderr, "shmkexits: cannot attach %s: %s\n",
-					bpf_program__name(tps[i]),
-					strerror(-err));
-				err = 1;
-				goto destroy;
-			}
-			nlinks++;
-		}
-	}
 	if (opt.library) {
-		links[nlinks] = bpf_program__attach(skel->progs.tp_proc_exit);
+		links[nlinks] = bpf_program__attach(skel->progs.lib_proc_exit);
 		if (!links[nlinks]) {
 			err = -errno;
 			fprintf(stderr, "shmkexits: cannot attach sched_process_exit: %s\n",
@@ -574,30 +417,18 @@ int main(int argc, char **argv)
 		for (i = 0; i < opt.nlibs; i++) {
 			const char *p = paths[i];
 
-			if (attach_uprobe(skel->progs.lib_create_entry, p,
-					  "shmk_arena_create", false,
-					  &links[nlinks++]) ||
-			    attach_uprobe(skel->progs.lib_open_ret, p,
-					  "shmk_arena_create", true,
-					  &links[nlinks++]) ||
-			    attach_uprobe(skel->progs.lib_attach_entry, p,
-					  "shmk_arena_attach", false,
-					  &links[nlinks++]) ||
-			    attach_uprobe(skel->progs.lib_open_ret, p,
-					  "shmk_arena_attach", true,
-					  &links[nlinks++]) ||
-			    attach_uprobe(skel->progs.lib_detach_entry, p,
-					  "shmk_arena_detach", false,
-					  &links[nlinks++]) ||
-			    attach_uprobe(skel->progs.lib_detach_ret, p,
-					  "shmk_arena_detach", true,
-					  &links[nlinks++]) ||
-			    attach_uprobe(skel->progs.lib_events_entry, p,
-					  "shmk_arena_events", false,
-					  &links[nlinks++]) ||
-			    attach_uprobe(skel->progs.lib_events_ret, p,
-					  "shmk_arena_events", true,
-					  &links[nlinks++])) {
+			if (shmkt_attach_open_probes("shmkexits", skel->obj, p,
+						     links, &nlinks) ||
+			    shmkt_attach_call("shmkexits", p,
+					      "shmk_arena_detach",
+					      skel->progs.lib_detach_entry,
+					      skel->progs.lib_detach_ret,
+					      links, &nlinks) ||
+			    shmkt_attach_call("shmkexits", p,
+					      "shmk_arena_events",
+					      skel->progs.lib_events_entry,
+					      skel->progs.lib_events_ret,
+					      links, &nlinks)) {
 				err = 1;
 				goto destroy;
 			}
@@ -623,13 +454,7 @@ int main(int argc, char **argv)
 	}
 
 	start_ns = shmkt_now_ns();
-	printf("Tracing shmk membership from %s%s%s",
-	       opt.kernel ? "kernel tracepoints" : "",
-	       opt.kernel && opt.library ? " and " : "",
-	       opt.library ? "libshmk (" : "");
-	for (i = 0; opt.library && i < opt.nlibs; i++)
-		printf("%s%s", i ? ", " : "", paths[i]);
-	printf("%s... Hit Ctrl-C to end.\n", opt.library ? ")" : "");
+	shmkt_print_tracing("membership", &opt, paths);
 	print_header();
 
 	while (!shmkt_exiting) {

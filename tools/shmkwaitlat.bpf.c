@@ -16,12 +16,10 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/usdt.bpf.h>
 #include "shmkwaitlat.h"
+#include "shmk_tools.bpf.h"
 
-const volatile __u32 targ_tgid;		/* 0: every process */
-const volatile __u32 targ_arena;	/* 0: every arena (kernel) */
 const volatile bool per_member;		/* -M: a histogram per member */
 const volatile bool millis;		/* -m: buckets of ms, else us */
-const volatile struct shmkt_lib_layout layout;
 
 static const struct wl_hist zero_hist;
 
@@ -73,29 +71,6 @@ struct {
 	__type(key, struct lkey);
 	__type(value, char[SHMKT_NAME_MAX]);
 } lnames SEC(".maps");
-
-/* shmk_arena_create/attach in flight: thread -> the out pointer. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u64);
-} opens SEC(".maps");
-
-static __always_inline __u32 cur_tgid(void)
-{
-	return bpf_get_current_pid_tgid() >> 32;
-}
-
-static __always_inline __u32 cur_tid(void)
-{
-	return (__u32)bpf_get_current_pid_tgid();
-}
-
-static __always_inline bool skip_pid(__u32 tgid)
-{
-	return targ_tgid && tgid != targ_tgid;
-}
 
 /* Index of the highest set bit (0 for 0 and 1). */
 static __always_inline __u32 log2_u64(__u64 v)
@@ -161,16 +136,30 @@ static __always_inline void account(struct wl_key *k, __u64 delta_ns,
 		__sync_fetch_and_add(&h->results[res], 1);
 }
 
+/*
+ * The wait of thread @tid, started in @starts, has ended: how long it
+ * took into *@delta, and forgotten. False if its start was not seen.
+ */
+static __always_inline bool wait_ended(void *starts, __u32 tid, __u64 *delta)
+{
+	struct start *s = bpf_map_lookup_elem(starts, &tid);
+
+	if (!s)
+		return false;
+	*delta = bpf_ktime_get_ns() - s->ts;
+	bpf_map_delete_elem(starts, &tid);
+	return true;
+}
+
 /* ---- kernel source -------------------------------------------------- */
 
 SEC("tracepoint/shmk/shmk_attach")
 int tp_attach(struct shmkt_tp_attach *ctx)
 {
 	char name[SHMKT_NAME_MAX] = {};
-	__u32 id = ctx->arena_id, loc = ctx->name_loc;
+	__u32 id = ctx->arena_id;
 
-	bpf_probe_read_kernel_str(name, sizeof(name),
-				  (void *)ctx + (loc & 0xffff));
+	tp_attach_name(ctx, name, sizeof(name));
 	bpf_map_update_elem(&knames, &id, name, BPF_ANY);
 	return 0;
 }
@@ -191,18 +180,12 @@ int tp_ioctl_enter(struct shmkt_tp_ioctl_enter *ctx)
 SEC("tracepoint/shmk/shmk_wait")
 int tp_wait(struct shmkt_tp_wait *ctx)
 {
-	__u32 tid = cur_tid(), id = ctx->arena_id;
+	__u32 id = ctx->arena_id;
 	struct wl_key k = {};
-	struct start *s;
 	char *name;
 	__u64 delta;
 
-	s = bpf_map_lookup_elem(&kstarts, &tid);
-	if (!s)
-		return 0;
-	delta = bpf_ktime_get_ns() - s->ts;
-	bpf_map_delete_elem(&kstarts, &tid);
-	if (targ_arena && id != targ_arena)
+	if (!wait_ended(&kstarts, cur_tid(), &delta) || skip_arena(id))
 		return 0;
 	k.src = WL_SRC_KERNEL;
 	k.arena_id = id;
@@ -228,45 +211,15 @@ int tp_ioctl_exit(void *ctx)
 
 /* ---- library source ------------------------------------------------- */
 
-static __always_inline int open_entry(__u64 out)
-{
-	__u32 tid = cur_tid();
-
-	if (skip_pid(cur_tgid()))
-		return 0;
-	bpf_map_update_elem(&opens, &tid, &out, BPF_ANY);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(lib_create_entry, const char *name, const void *opts,
-	       unsigned int flags, void **out)
-{
-	return open_entry((__u64)out);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(lib_attach_entry, const char *name, unsigned int flags,
-	       void **out)
-{
-	return open_entry((__u64)out);
-}
-
+/* The arena name of a new (process, member): lib_*_entry are shared. */
 SEC("uretprobe")
 int BPF_KRETPROBE(lib_open_ret, int ret)
 {
 	char name[SHMKT_NAME_MAX] = {};
-	__u32 tid = cur_tid();
 	struct lkey k = { .tgid = cur_tgid() };
-	__u64 *outp, out, a = 0;
+	__u64 a = opened_handle(ret);
 
-	outp = bpf_map_lookup_elem(&opens, &tid);
-	if (!outp)
-		return 0;
-	out = *outp;
-	bpf_map_delete_elem(&opens, &tid);
-	if (ret != 0 || !out ||
-	    bpf_probe_read_user(&a, sizeof(a), (void *)out) || !a)
+	if (!a)
 		return 0;
 	bpf_probe_read_user(&k.member_id, sizeof(k.member_id),
 			    (void *)(a + layout.arena_id));
@@ -292,18 +245,13 @@ int BPF_USDT(lib_wait, long member, long off, long expected, long timeout)
 SEC("usdt")
 int BPF_USDT(lib_wait_done, long member, long off, long result)
 {
-	__u32 tid = cur_tid();
 	struct lkey lk = { .tgid = cur_tgid(), .member_id = (__u32)member };
 	struct wl_key k = {};
-	struct start *s;
 	char *name;
 	__u64 delta;
 
-	s = bpf_map_lookup_elem(&lstarts, &tid);
-	if (!s)
+	if (!wait_ended(&lstarts, cur_tid(), &delta))
 		return 0;
-	delta = bpf_ktime_get_ns() - s->ts;
-	bpf_map_delete_elem(&lstarts, &tid);
 	k.src = WL_SRC_LIB;
 	name = bpf_map_lookup_elem(&lnames, &lk);
 	if (name)

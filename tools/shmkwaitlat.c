@@ -70,13 +70,12 @@ static const char usage_text[] =
 "  shmkwaitlat -a 3             # arena id 3 (kernel source)\n"
 "  shmkwaitlat -u -l ./server   # libshmk linked statically into ./server\n";
 
-static struct opts {
-	uint32_t pid, arena, interval, count;
-	const char *name;
-	bool kernel, library, verbose, per_member, millis;
-	const char *libs[SHMKT_MAX_LIBS];
-	int nlibs;
-} opt;
+static struct shmkt_opts opt;
+/* Ours only. */
+static struct wl_opts {
+	uint32_t interval, count;
+	bool per_member, millis;
+} wopt;
 
 static const char *const res_names[WL_NRES] = {
 	"woken", "event", "timedout", "again", "intr", "other",
@@ -84,7 +83,7 @@ static const char *const res_names[WL_NRES] = {
 
 static void print_bars(const struct wl_hist *h)
 {
-	const char *unit = opt.millis ? "msecs" : "usecs";
+	const char *unit = wopt.millis ? "msecs" : "usecs";
 	int lo = -1, hi = -1, i, j, stars;
 	uint64_t max = 0;
 
@@ -166,85 +165,36 @@ static int print_hists(struct shmkwaitlat_bpf *skel, bool clear)
 static int parse_args(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "arena", required_argument, NULL, 'a' },
-		{ "name", required_argument, NULL, 'n' },
+		SHMKT_LONGOPTS,
 		{ "per-member", no_argument, NULL, 'M' },
 		{ "milliseconds", no_argument, NULL, 'm' },
-		{ "kernel", no_argument, NULL, 'k' },
-		{ "library", no_argument, NULL, 'u' },
-		{ "lib", required_argument, NULL, 'l' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:a:n:Mmkul:vh", longopts,
+	while ((c = getopt_long(argc, argv, SHMKT_SHORTOPTS "Mm", longopts,
 				NULL)) != -1) {
 		switch (c) {
-		case 'p':
-			if (!shmkt_parse_u32(optarg, 1, INT32_MAX, &opt.pid)) {
-				fprintf(stderr, "shmkwaitlat: bad pid: %s\n",
-					optarg);
-				return -1;
-			}
-			break;
-		case 'a':
-			if (!shmkt_parse_u32(optarg, 1, UINT32_MAX,
-					     &opt.arena)) {
-				fprintf(stderr, "shmkwaitlat: bad arena id: %s\n",
-					optarg);
-				return -1;
-			}
-			break;
-		case 'n':
-			if (!*optarg || strlen(optarg) >= SHMK_NAME_MAX) {
-				fprintf(stderr, "shmkwaitlat: bad arena name\n");
-				return -1;
-			}
-			opt.name = optarg;
-			break;
 		case 'M':
-			opt.per_member = true;
+			wopt.per_member = true;
 			break;
 		case 'm':
-			opt.millis = true;
+			wopt.millis = true;
 			break;
-		case 'k':
-			opt.kernel = true;
-			break;
-		case 'u':
-			opt.library = true;
-			break;
-		case 'l':
-			if (opt.nlibs == SHMKT_MAX_LIBS) {
-				fprintf(stderr, "shmkwaitlat: at most %d -l\n",
-					SHMKT_MAX_LIBS);
-				return -1;
-			}
-			opt.libs[opt.nlibs++] = optarg;
-			opt.library = true;
-			break;
-		case 'v':
-			opt.verbose = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
 		default:
-			fprintf(stderr, "Try 'shmkwaitlat --help'.\n");
-			return -1;
+			if (shmkt_parse_opt("shmkwaitlat", usage_text, c,
+					    optarg, &opt))
+				return -1;
 		}
 	}
 	if (optind < argc &&
-	    !shmkt_parse_u32(argv[optind++], 1, 86400, &opt.interval)) {
+	    !shmkt_parse_u32(argv[optind++], 1, 86400, &wopt.interval)) {
 		fprintf(stderr, "shmkwaitlat: bad interval: %s\n",
 			argv[optind - 1]);
 		return -1;
 	}
 	if (optind < argc &&
-	    !shmkt_parse_u32(argv[optind++], 1, UINT32_MAX, &opt.count)) {
+	    !shmkt_parse_u32(argv[optind++], 1, UINT32_MAX, &wopt.count)) {
 		fprintf(stderr, "shmkwaitlat: bad count: %s\n",
 			argv[optind - 1]);
 		return -1;
@@ -257,62 +207,19 @@ static int parse_args(int argc, char **argv)
 	return 0;
 }
 
-#define MAX_LINKS	(8 + SHMKT_MAX_LIBS * 8)
-
 int main(int argc, char **argv)
 {
-	struct bpf_link *links[MAX_LINKS] = { NULL };
+	struct bpf_link *links[SHMKT_MAX_LINKS] = { NULL };
 	char *paths[SHMKT_MAX_LIBS] = { NULL };
 	struct shmkwaitlat_bpf *skel = NULL;
 	int nlinks = 0, err = 0, i;
 	uint32_t done = 0;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* First: a Ctrl-C while the probes load must not be lost. */
-	shmkt_signals();
 	if (parse_args(argc, argv))
 		return SHMKT_EXIT_USAGE;
-	if (!opt.kernel && !opt.library) {
-		if (shmkt_kernel_tracepoints())
-			opt.kernel = true;
-		else
-			opt.library = true;
-	}
-	if (opt.arena && !opt.kernel) {
-		fprintf(stderr, "shmkwaitlat: -a needs the kernel source (-k): the library does not know arena ids; use -n NAME\n");
-		return SHMKT_EXIT_USAGE;
-	}
-	if (opt.kernel && !shmkt_kernel_tracepoints()) {
-		fprintf(stderr, "shmkwaitlat: no shmk tracepoints (is the module loaded and tracefs mounted?): %s\n",
-			strerror(ENOENT));
-		return 1;
-	}
-	if (opt.library && !opt.nlibs) {
-		const char *def = shmkt_default_lib();
-
-		if (!def) {
-			fprintf(stderr, "shmkwaitlat: libshmk.so.0 not found: name the library or program with -l PATH\n");
-			return 1;
-		}
-		opt.libs[opt.nlibs++] = def;
-	}
-	for (i = 0; i < opt.nlibs; i++) {
-		paths[i] = shmkt_abspath(opt.libs[i]);
-		if (!paths[i]) {
-			fprintf(stderr, "shmkwaitlat: %s: %s\n", opt.libs[i],
-				strerror(errno));
-			err = 1;
-			goto out;
-		}
-		if (!shmkt_has_symbol(paths[i], "shmk_arena_attach")) {
-			fprintf(stderr, "shmkwaitlat: %s: no libshmk in it (no symbol shmk_arena_attach)\n",
-				paths[i]);
-			err = 1;
-			goto out;
-		}
-	}
-
-	shmkt_libbpf_logs(opt.verbose);
+	err = shmkt_start("shmkwaitlat", &opt, paths);
+	if (err)
+		goto out;
 
 	skel = shmkwaitlat_bpf__open();
 	if (!skel) {
@@ -323,72 +230,18 @@ int main(int argc, char **argv)
 	}
 	skel->rodata->targ_tgid = opt.pid;
 	skel->rodata->targ_arena = opt.arena;
-	skel->rodata->per_member = opt.per_member;
-	skel->rodata->millis = opt.millis;
+	skel->rodata->per_member = wopt.per_member;
+	skel->rodata->millis = wopt.millis;
 	shmkt_lib_layout((struct shmkt_lib_layout *)&skel->rodata->layout);
 
-	bpf_program__set_autoload(skel->progs.tp_attach, opt.kernel);
-	bpf_program__set_autoload(skel->progs.tp_ioctl_enter, opt.kernel);
-	bpf_program__set_autoload(skel->progs.tp_wait, opt.kernel);
-	bpf_program__set_autoload(skel->progs.tp_ioctl_exit, opt.kernel);
-	bpf_program__set_autoload(skel->progs.lib_create_entry, opt.library);
-	bpf_program__set_autoload(skel->progs.lib_attach_entry, opt.library);
-	bpf_program__set_autoload(skel->progs.lib_open_ret, opt.library);
-	bpf_program__set_autoload(skel->progs.lib_wait, opt.library);
-	bpf_program__set_autoload(skel->progs.lib_wait_done, opt.library);
-
-	err = shmkwaitlat_bpf__load(skel);
-	if (err) {
-		fprintf(stderr, "shmkwaitlat: cannot load the BPF programs: %s (run as root; -v for details)\n",
-			strerror(-err));
-		err = 1;
+	err = shmkt_load("shmkwaitlat", skel->skeleton, &opt, links, &nlinks);
+	if (err)
 		goto out;
-	}
-	if (opt.kernel) {
-		struct bpf_program *tps[] = { skel->progs.tp_attach,
-					      skel->progs.tp_ioctl_enter,
-					      skel->progs.tp_wait,
-					      skel->progs.tp_ioctl_exit };
-
-		for (i = 0; i < 4; i++) {
-			links[nlinks] = bpf_program__attach(tps[i]);
-			if (!links[nlinks]) {
-				err = -errno;
-				fprintf(stderr, "shmkwaitlat: cannot attach %s: %s\n",
-					bpf_program__name(tps[i]),
-					strerror(-err));
-				err = 1;
-				goto out;
-			}
-			nlinks++;
-		}
-	}
 	for (i = 0; opt.library && i < opt.nlibs; i++) {
-		static const char *const fn[] = { "shmk_arena_create",
-						  "shmk_arena_attach" };
-		struct bpf_program *entry[] = { skel->progs.lib_create_entry,
-						skel->progs.lib_attach_entry };
-		int f;
-
-		for (f = 0; f < 2; f++) {
-			LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = fn[f]);
-			LIBBPF_OPTS(bpf_uprobe_opts, ur, .func_name = fn[f],
-				    .retprobe = true);
-
-			links[nlinks] = bpf_program__attach_uprobe_opts(
-				entry[f], -1, paths[i], 0, &uo);
-			if (links[nlinks])
-				links[++nlinks] = bpf_program__attach_uprobe_opts(
-					skel->progs.lib_open_ret, -1, paths[i],
-					0, &ur);
-			if (!links[nlinks]) {
-				err = -errno;
-				fprintf(stderr, "shmkwaitlat: %s: uprobe on %s: %s\n",
-					paths[i], fn[f], strerror(-err));
-				err = 1;
-				goto out;
-			}
-			nlinks++;
+		if (shmkt_attach_open_probes("shmkwaitlat", skel->obj, paths[i],
+					     links, &nlinks)) {
+			err = 1;
+			goto out;
 		}
 		links[nlinks] = bpf_program__attach_usdt(skel->progs.lib_wait,
 							 -1, paths[i], "shmk",
@@ -407,25 +260,19 @@ int main(int argc, char **argv)
 		nlinks++;
 	}
 
-	printf("Tracing shmk waits from %s%s%s",
-	       opt.kernel ? "kernel tracepoints" : "",
-	       opt.kernel && opt.library ? " and " : "",
-	       opt.library ? "libshmk (" : "");
-	for (i = 0; opt.library && i < opt.nlibs; i++)
-		printf("%s%s", i ? ", " : "", paths[i]);
-	printf("%s... Hit Ctrl-C to end.\n", opt.library ? ")" : "");
+	shmkt_print_tracing("waits", &opt, paths);
 
 	while (!shmkt_exiting) {
-		struct timespec ts = { .tv_sec = opt.interval ? opt.interval :
+		struct timespec ts = { .tv_sec = wopt.interval ? wopt.interval :
 				       3600 };
 
 		/* A signal ends the sleep early (no SA_RESTART). */
 		nanosleep(&ts, NULL);
 		if (shmkt_exiting)
 			break;
-		if (opt.interval) {
+		if (wopt.interval) {
 			print_hists(skel, true);
-			if (opt.count && ++done >= opt.count)
+			if (wopt.count && ++done >= wopt.count)
 				goto out;
 		}
 	}

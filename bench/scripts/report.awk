@@ -72,32 +72,36 @@ function target(name, pl, val, lim, sense, detail,   ok) {
 	       verdict(ok, val, lim, sense), (val == "" ? detail : margin(val, lim, sense) (detail != "" ? "; " detail : "")))
 }
 
-# Short names and fixed colours for the plots.
+# Short names (default: the transport's own) and fixed colours for the
+# plots, from the table in BEGIN.
 function short_name(tr) {
-	if (tr == "spin-floor") return "limit: cache line (spin)"
-	if (tr == "futex-floor") return "limit: futex (block)"
-	if (tr == "shmk-raw") return "shmk raw-futex equivalent"
-	if (tr == "shmk-kmod") return "shmk (kmod backend)"
-	if (tr == "uds") return "Unix socket"
-	if (tr == "tcp") return "TCP loopback"
-	if (tr == "boost-mq") return "Boost message_queue"
-	return tr
+	return (tr in shortname) && shortname[tr] != "" ? shortname[tr] : tr
 }
 function color(tr) {
-	if (tr == "shmk") return "#d62728"
-	if (tr == "shmk-raw") return "#ff9896"
-	if (tr == "shmk-kmod") return "#e377c2"
-	if (tr == "uds") return "#1f77b4"
-	if (tr == "pipe") return "#17becf"
-	if (tr == "tcp") return "#9467bd"
-	if (tr == "iceoryx") return "#2ca02c"
-	if (tr == "boost-mq") return "#8c564b"
-	if (tr == "spin-floor") return "#7f7f7f"
-	if (tr == "futex-floor") return "#000000"
-	return "#bcbd22"
+	return (tr in colour) ? colour[tr] : "#bcbd22"
+}
+# A Markdown table head: @h and @s, then a column per placement.
+function placement_head(h, s,   p) {
+	for (p = 1; p <= npl; p++) { h = h " " pls[p] " |"; s = s "---|" }
+	print h; print s
 }
 
-BEGIN { FS = "," }
+BEGIN {
+	FS = ","
+	# transport|short name|colour
+	ntr = split("shmk||#d62728;shmk-raw|shmk raw-futex equivalent|#ff9896;" \
+		    "shmk-kmod|shmk (kmod backend)|#e377c2;" \
+		    "uds|Unix socket|#1f77b4;pipe||#17becf;" \
+		    "tcp|TCP loopback|#9467bd;iceoryx||#2ca02c;" \
+		    "boost-mq|Boost message_queue|#8c564b;" \
+		    "spin-floor|limit: cache line (spin)|#7f7f7f;" \
+		    "futex-floor|limit: futex (block)|#000000", trtab, ";")
+	for (ti = 1; ti <= ntr; ti++) {
+		split(trtab[ti], trcol, "|")
+		shortname[trcol[1]] = trcol[2]
+		colour[trcol[1]] = trcol[3]
+	}
+}
 
 FNR == 1 && NR != 1 { incsv = 1; next }	# CSV header
 
@@ -191,9 +195,7 @@ END {
 	print ""
 	print "Median round trip in microseconds (p99 in brackets), one message each way, same run."
 	print ""
-	hdr = "| transport | mode |"; sep = "|---|---|"
-	for (p = 1; p <= npl; p++) { hdr = hdr " " pls[p] " |"; sep = sep "---|" }
-	print hdr; print sep
+	placement_head("| transport | mode |", "|---|---|")
 	for (t = 1; t <= nrt; t++) {
 		split(rtlist[t], tm, SUBSEP)
 		line = "| " label[rtlist[t]] " | " tm[2] " |"
@@ -208,9 +210,7 @@ END {
 	print ""
 	print "Ratios at 64 B (medians; below 1 means shmk is faster):"
 	print ""
-	hdr = "| ratio |"; sep = "|---|"
-	for (p = 1; p <= npl; p++) { hdr = hdr " " pls[p] " |"; sep = sep "---|" }
-	print hdr; print sep
+	placement_head("| ratio |", "|---|")
 	split("shmk|block|uds|block|shmk blocking / Unix socket;shmk|block|futex-floor|block|shmk blocking / futex floor;shmk|spin|spin-floor|spin|shmk spinning / cache-line floor;shmk|block|iceoryx|block|shmk blocking / iceoryx blocking;shmk|spin|iceoryx|spin|shmk spinning / iceoryx spinning;shmk|block|pipe|block|shmk blocking / pipe;shmk|block|tcp|block|shmk blocking / TCP;shmk|block|boost-mq|block|shmk blocking / Boost message_queue;shmk|block|shmk-raw|block|shmk blocking / raw-futex equivalent (library overhead);shmk|spin|shmk-raw|spin|shmk spinning / raw-futex equivalent;futex-floor|block|uds|block|futex floor / Unix socket (the best any sleeping IPC can do)", R, ";")
 	for (r = 1; r in R; r++) {
 		split(R[r], q, "|")

@@ -21,50 +21,70 @@ awk -v plotdir="$plot" -f "$here/report.awk" "$out/machine.txt" \
 	"$out/results.csv" > "$out/latest.md"
 
 # --------------------------------------------------------------- plots
+term='set terminal svg size 1000,600 dynamic noenhanced font "Sans,11" background rgb "white"'
+# The start of a plot script: the terminal, output file $1, title $2.
+gp_begin() {
+	echo "$term"
+	echo "set output '$1'"
+	echo "set title '$2'"
+}
+# "plot" over the series listed in file $1 (file|title|floor|colour|mode
+# lines), each drawn with the style that command $2 prints for its
+# floor and mode.
+gp_plot_series() {
+	printf 'plot '
+	first=1
+	while IFS='|' read -r f title floor col mode; do
+		[ -s "$f" ] || continue
+		[ $first = 1 ] || printf ', \\\n  '
+		first=0
+		printf "'%s' using 1:2 with %s lc rgb '%s' title '%s'" "$f" "$("$2" "$floor" "$mode")" "$col" "$title"
+	done < "$1"
+	echo
+}
+# Limits dashed, spinning modes dotted.
+rtt_style() {
+	if [ "$1" = 1 ]; then
+		echo "lines dt 2 lw 3"
+	elif [ "$2" = spin ]; then
+		echo "linespoints dt 4 lw 2 pt 5 ps 0.7"
+	else
+		echo "linespoints lw 2 pt 7 ps 0.7"
+	fi
+}
+fanin_style() {
+	case $2 in
+	block) echo "linespoints lw 2 dt 1 pt 7" ;;
+	spin) echo "linespoints lw 2 dt 4 pt 5" ;;
+	*) echo "linespoints lw 2 dt 2 pt 9" ;;
+	esac
+}
+
 if ! command -v gnuplot > /dev/null; then
 	printf '\n**Plots missing:** gnuplot is not installed (Debian package gnuplot-nox).\n' >> "$out/latest.md"
 	echo "report: gnuplot not found: no plots" >&2
 else
-	term='set terminal svg size 1000,600 dynamic noenhanced font "Sans,11" background rgb "white"'
 	# One plot per placement: latency vs size, log-log, floors dashed.
 	for s in "$plot"/rtt-*.series; do
 		[ -e "$s" ] || continue
 		pl=$(basename "$s" .series)
 		pl=${pl#rtt-}
 		{
-			echo "$term"
-			echo "set output '$out/rtt-$pl.svg'"
-			echo "set title 'Round trip vs message size, $pl (median; limits dashed)'"
+			gp_begin "$out/rtt-$pl.svg" "Round trip vs message size, $pl (median; limits dashed)"
 			echo "set logscale xy"
 			echo "set xlabel 'message size (bytes, each way)'"
 			echo "set ylabel 'round trip, median (microseconds)'"
 			echo "set xtics ('64' 64, '512' 512, '4K' 4096, '64K' 65536, '1M' 1048576, '4M' 4194304)"
 			echo "set grid"
 			echo "set key outside right top"
-			printf 'plot '
-			first=1
-			while IFS='|' read -r f title floor col mode; do
-				[ -s "$f" ] || continue
-				[ $first = 1 ] || printf ', \\\n  '
-				first=0
-				if [ "$floor" = 1 ]; then
-					printf "'%s' using 1:2 with lines dt 2 lw 3 lc rgb '%s' title '%s'" "$f" "$col" "$title"
-				elif [ "$mode" = spin ]; then
-					printf "'%s' using 1:2 with linespoints dt 4 lw 2 pt 5 ps 0.7 lc rgb '%s' title '%s'" "$f" "$col" "$title"
-				else
-					printf "'%s' using 1:2 with linespoints lw 2 pt 7 ps 0.7 lc rgb '%s' title '%s'" "$f" "$col" "$title"
-				fi
-			done < "$s"
-			echo
+			gp_plot_series "$s" rtt_style
 		} > "$plot/rtt-$pl.gp"
 		gnuplot "$plot/rtt-$pl.gp" || echo "report: gnuplot failed for $pl" >&2
 	done
 	if [ -s "$plot/throughput.dat" ]; then
 		ncol=$(($(wc -l < "$plot/throughput.colors") + 1))
 		{
-			echo "$term"
-			echo "set output '$out/throughput.svg'"
-			echo "set title 'Streaming throughput, one producer and one consumer (median)'"
+			gp_begin "$out/throughput.svg" "Streaming throughput, one producer and one consumer (median)"
 			echo "set style data histograms"
 			echo "set style histogram clustered gap 1"
 			echo "set style fill solid 0.8 border -1"
@@ -89,9 +109,7 @@ else
 	fi
 	if [ -s "$plot/fanin.series" ]; then
 		{
-			echo "$term"
-			echo "set output '$out/fanin.svg'"
-			echo "set title 'Fan-in: N producers to one consumer, 64 B messages'"
+			gp_begin "$out/fanin.svg" "Fan-in: N producers to one consumer, 64 B messages"
 			echo "set logscale xy 2"
 			echo "set logscale y 10"
 			echo "set xtics (1, 2, 4, 8)"
@@ -100,20 +118,7 @@ else
 			echo "set ylabel 'aggregate messages per second'"
 			echo "set grid"
 			echo "set key outside right top"
-			printf 'plot '
-			first=1
-			while IFS='|' read -r f title floor col mode; do
-				[ -s "$f" ] || continue
-				[ $first = 1 ] || printf ', \\\n  '
-				first=0
-				case $mode in
-				block) st="dt 1 pt 7" ;;
-				spin) st="dt 4 pt 5" ;;
-				*) st="dt 2 pt 9" ;;
-				esac
-				printf "'%s' using 1:2 with linespoints lw 2 %s lc rgb '%s' title '%s'" "$f" "$st" "$col" "$title"
-			done < "$plot/fanin.series"
-			echo
+			gp_plot_series "$plot/fanin.series" fanin_style
 		} > "$plot/fanin.gp"
 		gnuplot "$plot/fanin.gp" || echo "report: gnuplot failed for fan-in" >&2
 	fi
