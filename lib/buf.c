@@ -999,6 +999,19 @@ out:
 	return e;
 }
 
+/* 1 while our token is still in transit (not accepted, recalled or dead). */
+int lm_token_pending(struct shmk_arena *a, uint64_t token)
+{
+	uint32_t src, sidx;
+	uint64_t s;
+
+	if (token_slot(a, token, &src, &sidx) || src != a->id)
+		return 0;
+	s = ld_acq(&lm_ref(a, src, sidx)->state);
+	return LR_KIND(s) == LR_TRANSIT &&
+		LR_NONCE(s) == (token & TOKEN_NONCE_MASK);
+}
+
 SHMK_EXPORT int shmk_buf_recall(struct shmk_arena *a, uint64_t token)
 {
 	uint64_t n = token & TOKEN_NONCE_MASK, s;

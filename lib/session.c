@@ -78,6 +78,9 @@ struct ms_peer {
 	uint64_t topics;
 	uint64_t features;
 	bool on;
+	/* publish tokens not yet accepted, oldest first (see pub_room()) */
+	uint64_t *pub;
+	uint32_t pub_head, pub_n;
 };
 
 struct shmk_session {
@@ -100,6 +103,7 @@ struct shmk_session {
 	/* server */
 	struct ms_peer *peer;		/* by member id */
 	uint32_t npeer, nclients, max_clients;
+	uint32_t pub_budget;		/* holdings for publishes: 3/4 */
 	uint64_t dir_off;
 	struct ms_dir *dir;
 	uint64_t conn_tok[NCONN];
@@ -480,9 +484,11 @@ static void sess_free(struct shmk_session *s)
 
 	if (s->peer) {
 		shmk_deadline(&now, 0);
-		for (i = 0; i < s->npeer; i++)
+		for (i = 0; i < s->npeer; i++) {
 			if (s->peer[i].q)
 				mq_close(s->peer[i].q, &now);
+			free(s->peer[i].pub);
+		}
 		free(s->peer);
 	}
 	if (s->epfd >= 0)
@@ -552,10 +558,44 @@ static struct ms_peer *peer_of(struct shmk_session *s, uint32_t id)
 	return id && id < s->npeer ? &s->peer[id] : NULL;
 }
 
+/*
+ * Publishing to a subscriber that does not consume leaves one token per
+ * publish in our holdings table; a stuck subscriber would fill it and
+ * take every other send, clone and publish down with it (-ENOBUFS). So a
+ * subscriber gets at most its share of 3/4 of the table in flight, and is
+ * skipped (counted) past it. Tokens are checked oldest first.
+ */
+static bool pub_room(struct shmk_session *s, struct ms_peer *p)
+{
+	uint32_t cap = s->nclients ? s->pub_budget / s->nclients : 1;
+
+	if (!p->pub)
+		return true;
+	if (cap < 4)
+		cap = 4;
+	while (p->pub_n && !lm_token_pending(s->a, p->pub[p->pub_head])) {
+		p->pub_head = (p->pub_head + 1) % s->pub_budget;
+		p->pub_n--;
+	}
+	return p->pub_n < cap && p->pub_n < s->pub_budget;
+}
+
+static void pub_note(struct shmk_session *s, struct ms_peer *p, uint64_t tok)
+{
+	if (!p->pub && s->pub_budget)
+		p->pub = calloc(s->pub_budget, sizeof(*p->pub));
+	if (p->pub && p->pub_n < s->pub_budget) {
+		p->pub[(p->pub_head + p->pub_n) % s->pub_budget] = tok;
+		p->pub_n++;
+	}
+}
+
 static void peer_drop(struct shmk_session *s, struct ms_peer *p)
 {
 	struct timespec now;
 
+	p->pub_head = 0;
+	p->pub_n = 0;
 	if (p->q) {
 		now_abs(&now);
 		mq_close(p->q, &now);
@@ -1104,6 +1144,7 @@ SHMK_EXPORT int shmk_server_start(const char *name,
 		return r;
 	}
 	shmk_arena_info(s->a, &ai);
+	s->pub_budget = ai.refs_per_member / 4 * 3;
 	s->npeer = ai.member_max + 1;
 	s->peer = calloc(s->npeer, sizeof(*s->peer));
 	if (!s->peer) {
@@ -1209,6 +1250,10 @@ SHMK_EXPORT int shmk_server_publish(struct shmk_session *s, unsigned int topic,
 
 		if (!p->on || !(p->topics & (1ULL << topic)))
 			continue;
+		if (ref && !pub_room(s, p)) {
+			s->pub_skipped++;
+			continue;
+		}
 		memset(&m, 0, sizeof(m));
 		m.tag = tag;
 		m.len = (uint32_t)len;
@@ -1236,6 +1281,8 @@ SHMK_EXPORT int shmk_server_publish(struct shmk_session *s, unsigned int topic,
 		}
 		if (ref && !msg_owner_ok(s->a, p->id, p->gen))
 			shmk_buf_recall(s->a, tok);	/* rule P */
+		else if (ref)
+			pub_note(s, p, tok);
 		n++;
 		s->sent++;
 	}

@@ -435,6 +435,8 @@ void lm_reserve_refill(struct shmk_arena *a);
 
 /* ---- buf.c ----------------------------------------------------------- */
 int lm_buf_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);
+/* 1 while a token we passed is still in transit. */
+int lm_token_pending(struct shmk_arena *a, uint64_t token);
 int lm_buf_repair(struct shmk_arena *a, uint64_t buf);
 int lm_buf_check_refs(struct shmk_arena *a, uint64_t *bufs, uint32_t n,
 		      char *msg, size_t len, bool refs);

@@ -182,7 +182,9 @@ struct shmk_server_opts {
 	uint64_t arena_size;	/* if creating (default 16 MiB) */
 	uint32_t mode;		/* if creating (default 0600) */
 	uint32_t max_clients;	/* default 32 */
-	uint32_t refs_per_member; /* if creating (default 64 + 8/client) */
+	uint32_t refs_per_member; /* if creating (default 256 + 16/client);
+				   * 3/4 of it bounds publishes in flight,
+				   * see shmk_server_publish() */
 	uint32_t queue_capacity; /* server queue (default 1024) */
 	uint32_t flags;		/* SHMK_SERVER_* */
 	uint32_t root;		/* root slot (default SHMK_SESSION_ROOT) */
@@ -309,9 +311,12 @@ int shmk_server_disconnect(struct shmk_session *s, uint32_t peer);
 
 /*
  * Server: one buffer to every client subscribed to @topic (0..63): one
- * clone per subscriber, no copy. Returns the number of clients it went to
- * (clients whose queue is full are skipped and counted in the stats).
- * The caller keeps @ref.
+ * clone per subscriber, no copy. Returns the number of clients it went to.
+ * Skipped, and counted in publish_skipped: a client whose queue is full,
+ * and one that has not yet taken its share of publishes in flight (3/4
+ * of refs_per_member split among the connected clients, at least 4), so
+ * that a stalled subscriber cannot use up the server's references. The
+ * caller keeps @ref.
  */
 int shmk_server_publish(struct shmk_session *s, unsigned int topic,
 			shmk_ref_t ref, uint64_t tag, unsigned int flags);

@@ -547,6 +547,136 @@ static void t_full_holdings(void)
 	close(rep[1]);
 }
 
+/*
+ * A subscriber that stops consuming: it is skipped past its share of
+ * publishes in flight, so the server's references do not run out; it gets
+ * the first ones, in order, when it consumes again.
+ */
+#define SLOW_PUBS	100
+#define SLOW_CAP	24	/* 3/4 of 64 references, 2 subscribers */
+
+struct slow_cli {
+	char name[64];
+	int go, rep;		/* parent -> client, client -> parent */
+	bool stall;		/* do not receive until told */
+};
+
+static int slow_client(void *arg)
+{
+	struct slow_cli *sc = arg;
+	struct shmk_session *s;
+	struct shmk_msg m;
+	uint64_t w, got = 0, next = 0, bad = 0;
+	int r;
+
+	if (shmk_client_connect(sc->name, NULL, 10 * SEC, &s))
+		return 10;
+	if (shmk_client_subscribe(s, 1))
+		return 11;
+	put64(sc->rep, 1);
+	if (sc->stall && get64(sc->go, &w, 30000))
+		return 12;
+	for (;;) {
+		r = shmk_session_recv(s, &m, sc->stall ? 0 : 50 * MS);
+		if (r == 1 && m.type == SHMK_MSG_DATA) {
+			if (m.tag < next)
+				bad++;
+			next = m.tag + 1;
+			got++;
+			shmk_buf_drop(shmk_session_arena(s), m.ref);
+			continue;
+		}
+		if (r == 1)
+			continue;
+		if (sc->stall)
+			break;	/* drained */
+		if (get64(sc->go, &w, 0) == 0)
+			break;	/* told to stop */
+	}
+	put64(sc->rep, got | bad << 32);
+	put64(sc->rep, next);
+	return shmk_session_close(s) ? 13 : 0;
+}
+
+static void t_slow_subscriber(void)
+{
+	struct shmk_server_opts o;
+	struct shmk_session_info si;
+	struct shmk_session *srv;
+	struct shmk_arena *a;
+	struct slow_cli sc[2];
+	struct shmk_msg m;
+	shmk_ref_t ref;
+	int go[2][2], rep[2][2], i, r, conn = 0;
+	uint64_t w, got, last;
+	pid_t pid[2];
+
+	memset(&o, 0, sizeof(o));
+	o.max_clients = 2;
+	o.arena_size = 4 << 20;
+	o.refs_per_member = 64;	/* 48 for publishes, 24 per client */
+	memset(sc, 0, sizeof(sc));
+	tname(sc[0].name, sizeof(sc[0].name), "ss");
+	if (!ok(shmk_server_start(sc[0].name, &o, &srv) == 0,
+		"slow: server started (64 references per member)"))
+		return;
+	a = shmk_session_arena(srv);
+	for (i = 0; i < 2; i++) {
+		if (pipe(go[i]) || pipe(rep[i]))
+			return;
+		memcpy(sc[i].name, sc[0].name, sizeof(sc[i].name));
+		sc[i].go = go[i][0];
+		sc[i].rep = rep[i][1];
+		sc[i].stall = i == 1;
+		pid[i] = spawn(slow_client, &sc[i]);
+	}
+	while (conn < 2 && shmk_session_recv(srv, &m, 10 * SEC) == 1)
+		conn += m.type == SHMK_EV_CONNECTED;
+	ok(conn == 2, "slow: two subscribers connected");
+	for (i = 0; i < 2; i++)
+		get64(rep[i][0], &w, 20000);
+	while (shmk_session_recv(srv, &m, 0) == 1)
+		;	/* the SUBSCRIBEs */
+	for (i = 0; i < SLOW_PUBS; i++) {
+		r = shmk_buf_create(a, 64, 0, 0, 0, &ref);
+		if (r)
+			break;
+		shmk_server_publish(srv, 0, ref, (uint64_t)i, 0);
+		shmk_buf_drop(a, ref);
+		while (shmk_session_recv(srv, &m, 0) == 1)
+			;
+	}
+	is(r, 0, "slow: %d publishes, the server never ran out of "
+	   "references", SLOW_PUBS);
+	memset(&si, 0, sizeof(si));
+	shmk_session_info(srv, &si);
+	ok(si.publish_skipped >= SLOW_PUBS - SLOW_CAP,
+	   "slow: the stalled subscriber was skipped past %d in flight "
+	   "(%" PRIu64 " skipped)", SLOW_CAP, si.publish_skipped);
+	put64(go[0][1], 1);
+	put64(go[1][1], 1);
+	for (i = 0; i < 2; i++) {
+		got = last = 0;
+		get64(rep[i][0], &got, 20000);
+		get64(rep[i][0], &last, 20000);
+		is(got >> 32, 0, "slow: subscriber %d got them in order", i);
+		if (i == 0)
+			ok((uint32_t)got >= SLOW_CAP,
+			   "slow: the live one got %u", (uint32_t)got);
+		else
+			ok((uint32_t)got == SLOW_CAP && last == SLOW_CAP,
+			   "slow: the stalled one got the first %d (%u, up "
+			   "to tag %" PRIu64 ")", SLOW_CAP, (uint32_t)got,
+			   last);
+		is(reap(pid[i]), 0, "slow: subscriber %d closed cleanly", i);
+		close(go[i][0]);
+		close(go[i][1]);
+		close(rep[i][0]);
+		close(rep[i][1]);
+	}
+	ok(shmk_session_close(srv) == 0, "slow: server closed");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -561,5 +691,6 @@ int main(void)
 	RUN(t_storm);
 	RUN(t_publish);
 	RUN(t_full_holdings);
+	RUN(t_slow_subscriber);
 	return done_testing();
 }
