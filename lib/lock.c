@@ -197,19 +197,40 @@ static void robust_mark(struct shmk_arena *a, uint64_t woff, uint32_t dead)
 	}
 }
 
+/* Is @off some member's robust head? Never a lock entry then. */
+static bool is_robust_head(const struct shmk_arena *a, uint64_t off)
+{
+	uint64_t rel;
+
+	if (!a->lib_ready || off < a->g.slots_off)
+		return false;
+	rel = off - a->g.slots_off;
+	return rel / LM_SLOT_SIZE <= a->g.member_max &&
+		rel % LM_SLOT_SIZE == offsetof(struct lm_slot, robust);
+}
+
 /*
- * What the kernel does for a dead member, done by a survivor (portable):
- * walk the list at @head_off with the same bounds and checks (at most
- * SHMK_ROBUST_LIST_LIMIT entries, every offset range- and alignment-
- * checked, stop at the first bad one), then the op_pending entry. Returns
- * the number of entries visited, or -EUCLEAN if the walk stopped early.
+ * What the kernel does for a dead member, done by a survivor (portable),
+ * with the same bounds and checks: at most SHMK_ROBUST_LIST_LIMIT entries,
+ * every offset range- and alignment-checked, stop at the first bad one;
+ * then the op_pending entry. Returns the number of entries found, or
+ * -EUCLEAN if the walk stopped early.
+ *
+ * Unlike the kernel's, this walk can be cut short (its survivor dies) and
+ * redone by another. A lock it released may meanwhile have been taken and
+ * linked into its new owner's list, so its link is no longer ours to
+ * follow. Hence: first collect the entries, following links only through
+ * entries the dead member still owns, then release them last first. A
+ * redone walk then meets only still-owned entries before the released
+ * tail, and stops there.
  */
 int lm_robust_walk(struct shmk_arena *a, uint64_t head_off, uint32_t dead)
 {
+	uint64_t cur, pend, ent[ROBUST_WALK_LIMIT];
 	struct shmk_robust_head *h;
-	uint64_t cur, next, pend;
 	int64_t delta;
 	int n = 0, bad = 0;
+	uint32_t *w;
 
 	if (!off_ok(a, head_off, sizeof(*h), 8) || dead == 0 ||
 	    dead >= LM_LOCK_NOTREC)
@@ -221,18 +242,22 @@ int lm_robust_walk(struct shmk_arena *a, uint64_t head_off, uint32_t dead)
 		return -EUCLEAN;
 	cur = ld_acq(&h->next);
 	while (cur != head_off) {
-		if (n >= ROBUST_WALK_LIMIT ||
-		    !off_ok(a, cur, sizeof(struct shmk_robust_entry), 8)) {
+		if (n >= ROBUST_WALK_LIMIT || is_robust_head(a, cur) ||
+		    !off_ok(a, cur, sizeof(struct shmk_robust_entry), 8) ||
+		    !off_ok(a, cur + (uint64_t)delta, 4, 4)) {
 			bad = 1;
 			break;
 		}
-		next = ld_acq((uint64_t *)A_PTR(a, cur));
-		if (cur != pend)
-			robust_mark(a, cur + (uint64_t)delta, dead);
-		cur = next;
-		n++;
+		w = A_PTR(a, cur + (uint64_t)delta);
+		if ((ld_acq(w) & SHMK_LOCK_OWNER_MASK) != dead)
+			break;	/* released by an earlier walk: done from here */
+		ent[n++] = cur;
+		cur = ld_acq((uint64_t *)A_PTR(a, cur));
 	}
-	if (pend != SHMK_ROBUST_NONE &&
+	for (int i = n - 1; i >= 0; i--)
+		if (ent[i] != pend)
+			robust_mark(a, ent[i] + (uint64_t)delta, dead);
+	if (pend != SHMK_ROBUST_NONE && !is_robust_head(a, pend) &&
 	    off_ok(a, pend, sizeof(struct shmk_robust_entry), 8))
 		robust_mark(a, pend + (uint64_t)delta, dead);
 	return bad ? -EUCLEAN : n;
