@@ -35,7 +35,7 @@ static inline void msg_crashpoint(const char *w)
  *   struct mq_slot[capacity]          the ring
  * ====================================================================== */
 #define MQ_MAGIC	0x5147534dU	/* "MSGQ" */
-#define MQ_VERSION	1
+#define MQ_VERSION	2		/* 2: admission (tk_fin) */
 #define MQ_TICKETS	64		/* senders waiting at once */
 #define MQ_CAP_MAX	65536
 #define MQ_LANES_MAX	4095
@@ -66,11 +66,12 @@ struct mq_hdr {
 	uint8_t pad2[40];
 	/* line 3: senders waiting for room, first come first served */
 	uint32_t tk_next;	/* next ticket */
-	uint32_t tk_serve;	/* futex word: ticket being served */
+	uint32_t tk_serve;	/* futex word: first ticket not admitted */
 	uint32_t swaiters;	/* senders waiting for room */
 	uint32_t space_seq;	/* futex word: bumped when room appears */
 	uint32_t lanes_used;	/* claimed lanes (hint) */
-	uint8_t pad3[44];
+	uint32_t tk_fin;	/* first admitted ticket not done with */
+	uint8_t pad3[40];
 	/* lines 4..11: who holds each ticket */
 	uint64_t tk[MQ_TICKETS];
 };
@@ -185,6 +186,7 @@ struct shmk_queue {
 	uint64_t *spare;
 	uint32_t nspare, spare_cap;
 	uint64_t last_pos;		/* 1 + our last ring position */
+	uint64_t head_seen;		/* h->head when we last looked */
 	/* stats */
 	uint64_t st_sent, st_recv, st_wakes, st_sleeps, st_skipped;
 	uint64_t st_alloc, st_reuse;

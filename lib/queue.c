@@ -8,7 +8,8 @@
  * an unbounded queue full append to their own chain of blocks (a "lane"),
  * which only they write and the consumer reads optimistically, validating
  * afterwards that the producer's memory was not reclaimed meanwhile.
- * Senders waiting for room take tickets and are served in order.
+ * Senders waiting for room take tickets and are admitted in order, as
+ * many at once as there is room for.
  * MSG_DESIGN.md states every rule; the comments below point at them.
  */
 #include "msg_int.h"
@@ -348,41 +349,137 @@ static int ring_try(struct shmk_queue *q, const struct shmk_qmsg *m)
 
 /* ---- tickets: first come, first served (rule T) ------------------------------ */
 
+/*
+ * Tickets [tk_fin, tk_next) are out. Those from tk_serve on wait for room;
+ * those below it were admitted with a slot set aside for each and are
+ * sending (tk_fin moves in order over the ones done). Whoever sees room
+ * admits as many waiters as it has room for, at once: handing room on one
+ * waiter at a time, each to be woken and scheduled before the next may
+ * go, makes a convoy as soon as senders outnumber CPUs.
+ */
+
 static uint64_t tk_serve_off(struct shmk_queue *q)
 {
 	return woff(q, &q->h->tk_serve);
 }
 
-/*
- * Move past tickets whose holder cancelled (or, with @alive, died).
- * tk_serve always moves before the holder's word is cleared, so a free
- * word for a ticket below tk_next means that ticket was served already.
- */
-static void tk_settle(struct shmk_queue *q, bool alive)
+/* Word @c is ticket @t's, neither cancelled nor released. */
+static bool tk_held(uint64_t c, uint32_t t)
+{
+	return (c & (TK_VALID | TK_CANCEL)) == TK_VALID && TK_T(c) == t;
+}
+
+/* Slots neither used nor set aside for admitted senders (may be < 0). */
+static int64_t tk_room(struct shmk_queue *q)
 {
 	struct mq_hdr *h = q->h;
-	uint32_t s, n, ss, guard;
-	uint64_t c;
-	bool skip;
+	uint64_t head = ld_acq(&h->head);	/* before tail: head <= tail */
+	uint64_t used = ld_acq(&h->tail) - head;
+	uint32_t fin = ld_acq(&h->tk_fin);	/* before serve: fin <= serve */
+	uint32_t pend = ld_acq(&h->tk_serve) - fin;
 
+	return (int64_t)q->cap - (int64_t)used - (int64_t)pend;
+}
+
+/* Move tk_fin over admitted tickets whose sender is done with them. */
+static void tk_fin_advance(struct shmk_queue *q)
+{
+	struct mq_hdr *h = q->h;
+	uint32_t f, ff, guard;
+
+	for (guard = 0; guard < MQ_TICKETS; guard++) {
+		f = ld_acq(&h->tk_fin);
+		if (f == ld_acq(&h->tk_serve) ||
+		    tk_held(ld_acq(&h->tk[f % MQ_TICKETS]), f))
+			return;
+		ff = f;
+		cas_sc(&h->tk_fin, &ff, f + 1);
+	}
+}
+
+/*
+ * Admit waiting senders in ticket order while there is room, skipping
+ * those that gave up. The consumer runs it after making room, a sender
+ * before it sleeps: room is never left unused while someone waits.
+ */
+static void tk_admit(struct shmk_queue *q)
+{
+	struct mq_hdr *h = q->h;
+	uint32_t s, ss, guard;
+	bool moved = false;
+	uint64_t c;
+
+	fence_sc();	/* our ticket or room, then the line (rule T) */
+	tk_fin_advance(q);
 	for (guard = 0; guard < 4 * MQ_TICKETS; guard++) {
 		s = ld_acq(&h->tk_serve);
-		n = ld_acq(&h->tk_next);
-		if (s == n)
-			return;
+		if (s == ld_acq(&h->tk_next))
+			break;
 		c = ld_acq(&h->tk[s % MQ_TICKETS]);
 		if (!(c & TK_VALID) || TK_T(c) != s)
 			continue;	/* moved meanwhile: look again */
-		skip = (c & TK_CANCEL) ||
-			(alive && !msg_alive18(q->a, TK_ID(c), TK_GEN(c)));
-		if (!skip)
-			return;
+		if (tk_held(c, s)) {
+			if (tk_room(q) <= 0)
+				break;
+			ss = s;
+			moved |= cas_sc(&h->tk_serve, &ss, s + 1);
+			continue;
+		}
+		/* gave up (or died) waiting: skip it, then free its word */
 		ss = s;
 		if (cas_sc(&h->tk_serve, &ss, s + 1)) {
 			cas_sc(&h->tk[s % MQ_TICKETS], &c, 0);
-			msg_wake(q->a, tk_serve_off(q), SHMK_WAKE_ALL);
+			moved = true;
 		}
 	}
+	if (moved)
+		msg_wake(q->a, tk_serve_off(q), SHMK_WAKE_ALL);
+}
+
+/*
+ * After a membership event: forget the tickets of senders that died.
+ * An admitted one gives its slot back; a waiting one is marked cancelled,
+ * so admission skips it wherever it stands in the line.
+ */
+static void tk_settle(struct shmk_queue *q)
+{
+	struct mq_hdr *h = q->h;
+	uint32_t f = ld_acq(&h->tk_fin), n = ld_acq(&h->tk_next), t;
+	uint64_t c;
+
+	for (t = f; t != n && t - f < MQ_TICKETS; t++) {
+		c = ld_acq(&h->tk[t % MQ_TICKETS]);
+		if (!tk_held(c, t) || msg_alive18(q->a, TK_ID(c), TK_GEN(c)))
+			continue;
+		if ((int32_t)(ld_acq(&h->tk_serve) - t) > 0)
+			cas_sc(&h->tk[t % MQ_TICKETS], &c, 0);
+		else
+			cas_sc(&h->tk[t % MQ_TICKETS], &c, c | TK_CANCEL);
+	}
+	tk_admit(q);
+}
+
+/*
+ * Tickets are out but nobody waits for room: a sender may take room
+ * beyond what admitted senders were promised. Common while an admitted
+ * sender is not scheduled, so no line is read the send does not need,
+ * and head is reloaded only when the last one seen says no room.
+ */
+static bool tk_may_pass(struct shmk_queue *q, uint32_t next)
+{
+	struct mq_hdr *h = q->h;
+	uint32_t fin = ld_acq(&h->tk_fin);	/* before serve: fin <= serve */
+	uint32_t serve = ld_acq(&h->tk_serve);
+	uint64_t tail;
+
+	if (next != serve)
+		return false;
+	tail = ld_acq(&h->tail);
+	if (tail - ld_rlx(&q->head_seen) + (serve - fin) < q->cap)
+		return true;
+	/* relaxed atomics: threads may share a handle */
+	st_rlx(&q->head_seen, ld_acq(&h->head));
+	return tail - ld_rlx(&q->head_seen) + (serve - fin) < q->cap;
 }
 
 static void tk_pump(struct shmk_queue *q)
@@ -402,7 +499,7 @@ static int tk_take(struct shmk_queue *q, const struct timespec *abs,
 		   uint32_t *out)
 {
 	struct mq_hdr *h = q->h;
-	uint32_t t, tt, s;
+	uint32_t t, tt, s, v;
 	uint64_t c, want;
 	int r;
 
@@ -416,6 +513,7 @@ static int tk_take(struct shmk_queue *q, const struct timespec *abs,
 			if ((int32_t)(ld_acq(&h->tk_serve) - t) > 0) {
 				/* t was a stale read: served long ago */
 				cas_sc(&h->tk[t % MQ_TICKETS], &want, 0);
+				tk_fin_advance(q);	/* it may have paused */
 				continue;
 			}
 			MSG_CRASH("ticket:taken");
@@ -430,41 +528,58 @@ static int tk_take(struct shmk_queue *q, const struct timespec *abs,
 			continue;
 		}
 		s = ld_acq(&h->tk_serve);
-		if ((int32_t)(TK_T(c) - s) < 0) {	/* served: stale */
+		if ((int32_t)(TK_T(c) - ld_acq(&h->tk_fin)) < 0 ||
+		    ((c & TK_CANCEL) && (int32_t)(TK_T(c) - s) < 0)) {
+			/* done with, left behind: a stale word */
 			cas_sc(&h->tk[t % MQ_TICKETS], &c, 0);
 			continue;
 		}
 		if ((int32_t)(TK_T(c) - t) > 0)
 			continue;	/* our tk_next was stale */
-		/* MQ_TICKETS senders wait already: wait for one to go */
-		r = msg_wait(q->a, tk_serve_off(q), s, abs, LM_WAIT_NOLOCALQ);
+		/* MQ_TICKETS tickets are out: wait for that one to go */
+		if ((int32_t)(TK_T(c) - s) >= 0) {
+			tk_admit(q);
+			r = msg_wait(q->a, tk_serve_off(q), s, abs,
+				     LM_WAIT_NOLOCALQ);
+		} else {
+			/* admitted, still sending: tk_done() wakes us */
+			fadd_sc(&h->swaiters, 1);
+			v = ld_acq(&h->space_seq);
+			r = 0;
+			if (ld_acq(&h->tk[t % MQ_TICKETS]) == c)
+				r = msg_wait(q->a, woff(q, &h->space_seq), v,
+					     abs, LM_WAIT_NOLOCALQ);
+			fsub_sc(&h->swaiters, 1);
+		}
 		if (r == SHMK_WAIT_EVENT) {
 			tk_pump(q);
 			if (cons_gone(q))
 				return -EPIPE;
-			tk_settle(q, true);
+			tk_settle(q);
 		} else if (r == -ETIMEDOUT || r == -EINTR) {
 			return r;
 		}
 	}
 }
 
-/* Our ticket @t was served and we are done with it. */
+/* Our admitted ticket @t is done with (sent, or gave up). */
 static void tk_done(struct shmk_queue *q, uint32_t t)
 {
 	struct mq_hdr *h = q->h;
-	uint32_t tt = t;
-	uint64_t c;
+	uint64_t c = TK_MAKE(t, q->a->id, q->me_gen18);
 
-	cas_sc(&h->tk_serve, &tt, t + 1);
-	c = TK_MAKE(t, q->a->id, q->me_gen18);
 	cas_sc(&h->tk[t % MQ_TICKETS], &c, 0);
-	tk_settle(q, false);
+	tk_fin_advance(q);
+	fence_sc();	/* word freed, then: does a taker wait for it? */
+	if (ld_rlx(&h->swaiters)) {
+		fadd_sc(&h->space_seq, 1);
+		msg_wake(q->a, woff(q, &h->space_seq), SHMK_WAKE_ALL);
+	}
 	if (ld_acq(&h->tk_next) != ld_acq(&h->tk_serve))
-		msg_wake(q->a, tk_serve_off(q), SHMK_WAKE_ALL);
+		tk_admit(q);
 }
 
-/* Give up ticket @t (timeout, signal, dead consumer) before being served. */
+/* Give up ticket @t (timeout, signal, dead consumer) while waiting. */
 static void tk_cancel(struct shmk_queue *q, uint32_t t)
 {
 	struct mq_hdr *h = q->h;
@@ -472,34 +587,33 @@ static void tk_cancel(struct shmk_queue *q, uint32_t t)
 
 	if (!cas_sc(&h->tk[t % MQ_TICKETS], &c, c | TK_CANCEL))
 		return;		/* already skipped */
-	if (ld_acq(&h->tk_serve) == t)
-		tk_settle(q, false);
+	if ((int32_t)(ld_acq(&h->tk_serve) - t) > 0) {
+		/* admitted meanwhile: give the slot back */
+		c |= TK_CANCEL;
+		cas_sc(&h->tk[t % MQ_TICKETS], &c, 0);
+	}
+	tk_admit(q);	/* skips us if we are first */
 }
 
-/* Bounded and full (or others wait): queue up, then wait for room. */
+/* Bounded and full (or others wait): take a ticket, wait to be admitted. */
 static int send_wait(struct shmk_queue *q, const struct shmk_qmsg *m,
 		     const struct timespec *abs)
 {
 	struct mq_hdr *h = q->h;
 	uint32_t t, s, v;
-	uint64_t c;
 	int r;
 
 	r = tk_take(q, abs, &t);
 	if (r)
 		return r;
 	for (;;) {
+		tk_admit(q);	/* room the consumer did not see */
 		s = ld_acq(&h->tk_serve);
-		if (s == t)
+		if ((int32_t)(s - t) > 0)
 			break;
-		if ((int32_t)(s - t) > 0) {
-			/* skipped (taken for dead): line up again */
-			c = TK_MAKE(t, q->a->id, q->me_gen18);
-			cas_sc(&h->tk[t % MQ_TICKETS], &c, 0);
-			r = tk_take(q, abs, &t);
-			if (r)
-				return r;
-			continue;
+		if (!ld_acq(&h->cons)) {
+			tk_cancel(q, t);
+			return -EPIPE;
 		}
 		r = msg_wait(q->a, tk_serve_off(q), s, abs, LM_WAIT_NOLOCALQ);
 		q->st_sleeps++;
@@ -509,13 +623,14 @@ static int send_wait(struct shmk_queue *q, const struct shmk_qmsg *m,
 				tk_cancel(q, t);
 				return -EPIPE;
 			}
-			tk_settle(q, true);
+			tk_settle(q);
 		} else if (r == -ETIMEDOUT || r == -EINTR) {
 			tk_cancel(q, t);
 			return r;
 		}
 	}
 	MSG_CRASH("ticket:served");
+	/* a slot was set aside, unless a racing sender took it: then wait */
 	for (;;) {
 		if (!ld_acq(&h->cons)) {
 			r = -EPIPE;
@@ -739,6 +854,7 @@ int mq_send(struct shmk_queue *q, const struct shmk_qmsg *m,
 	    unsigned int flags, const struct timespec *abs)
 {
 	struct mq_hdr *h = q->h;
+	uint32_t n;
 	int r;
 
 	if (unlikely(!ld_acq(&h->cons)))
@@ -760,8 +876,9 @@ int mq_send(struct shmk_queue *q, const struct shmk_qmsg *m,
 		}
 		return r;
 	}
-	/* bounded: do not overtake senders already waiting */
-	if (likely(ld_rlx(&h->tk_next) == ld_rlx(&h->tk_serve))) {
+	/* bounded: do not overtake senders waiting, nor take promised room */
+	n = ld_rlx(&h->tk_next);
+	if (likely(n == ld_rlx(&h->tk_fin)) || tk_may_pass(q, n)) {
 		r = ring_try(q, m);
 		if (likely(r == 0)) {
 			q->st_sent++;
@@ -775,7 +892,7 @@ int mq_send(struct shmk_queue *q, const struct shmk_qmsg *m,
 		if (cons_gone(q))
 			return -EPIPE;
 		if (ld_rlx(&h->tk_next) != ld_rlx(&h->tk_serve))
-			tk_settle(q, true);
+			tk_admit(q);	/* the line moves on */
 		return -EAGAIN;
 	}
 	r = send_wait(q, m, abs);
@@ -1024,6 +1141,9 @@ static unsigned int drain(struct shmk_queue *q, struct shmk_qmsg *m,
 			fadd_sc(&h->space_seq, 1);
 			msg_wake(q->a, woff(q, &h->space_seq), SHMK_WAKE_ALL);
 		}
+		/* and admit the line, all it has room for (rule T) */
+		if (ld_rlx(&h->tk_next) != ld_rlx(&h->tk_serve))
+			tk_admit(q);
 	}
 	q->st_recv += got;
 	return got;
@@ -1068,6 +1188,8 @@ static bool repair_head(struct shmk_queue *q)
 	st_rel(&q->h->head, q->head);
 	fadd_sc(&q->h->skipped, 1);
 	q->st_skipped++;
+	if (ld_acq(&q->h->tk_next) != ld_acq(&q->h->tk_serve))
+		tk_admit(q);
 	return true;
 }
 
@@ -1088,7 +1210,7 @@ void mq_repair(struct shmk_queue *q)
 				pend_set(q, i);	/* next drain resets it */
 		}
 	}
-	tk_settle(q, true);
+	tk_settle(q);
 }
 
 int mq_recv(struct shmk_queue *q, struct shmk_qmsg *m, unsigned int n,

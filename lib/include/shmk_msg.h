@@ -34,7 +34,9 @@ extern "C" {
  *
  * Bounded queues (the default): a full queue makes shmk_queue_send()
  * return -EAGAIN, or with SHMK_QSEND_WAIT wait up to its timeout; waiting
- * senders are served first come, first served.
+ * senders are let in first come, first served, as many at once as there is
+ * room for (those let in together may land in either order), and a new
+ * sender never passes one that waits.
  * Unbounded queues (SHMK_QUEUE_UNBOUNDED): a producer that finds the ring
  * full appends to its own chain of fixed-size blocks taken from the
  * allocator (owned by that producer), and reuses drained blocks.

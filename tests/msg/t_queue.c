@@ -352,15 +352,30 @@ static int waiters(struct shmk_queue *q)
 	return (int)st.waiters;
 }
 
+static int used(struct shmk_queue *q)
+{
+	struct shmk_queue_stats st;
+
+	shmk_queue_stats(q, &st);
+	return (int)st.ring_used;
+}
+
+/*
+ * Blocked senders are admitted first come, first served: room for one
+ * goes to the first in line; room for several admits as many of the first
+ * at once, from the receive itself, without waiting for each to run (a
+ * line handing room on one sender at a time is a convoy when senders
+ * outnumber CPUs). Senders admitted together may land in either order.
+ */
 static void t_fifo(void)
 {
 	struct shmk_arena *a = make_arena();
 	struct shmk_queue *q, *p;
-	struct shmk_qmsg m;
+	struct shmk_qmsg m, two[2];
 	struct child c[4];
 	pid_t pid[4];
-	int i, good = 1, lined = 1;
-	uint64_t order[8];
+	int i, good = 1, lined = 1, n;
+	uint64_t order[4], x, y;
 
 	q = a ? mkq(a, 4, 0, 0) : NULL;
 	p = q ? self_producer(a, q) : NULL;
@@ -381,17 +396,31 @@ static void t_fifo(void)
 		lined &= wait_for(waiters(q) == i + 1, 20000);
 	}
 	ok(lined, "fifo: four senders blocked on a full queue, in line");
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < 2; i++) {
+		good &= recv1(a, q, &m, 20 * SEC) == 1 &&
+			m.tag == 1000 + (uint64_t)i;
+		/* exactly one got in: the queue is full again */
+		good &= wait_for(used(q) == 4 && waiters(q) == 3 - i, 20000);
+	}
+	ok(good, "fifo: room for one, twice: one sender in each time");
+	n = shmk_queue_recv(q, two, 2, 20 * SEC);
+	ok(n == 2 && two[0].tag == 1002 && two[1].tag == 1003,
+	   "fifo: room for two at once");
+	is(waiters(q), 0, "fifo: the receive itself admitted the last two");
+	for (i = 0; i < 4; i++) {
 		if (recv1(a, q, &m, 20 * SEC) != 1) {
 			good = 0;
 			break;
 		}
 		order[i] = m.tag;
 	}
-	for (i = 0; i < 4 && good; i++)
-		good &= order[i] == 1000 + (uint64_t)i &&
-			order[4 + i] == ((uint64_t)i << 32);
-	ok(good, "fifo: blocked senders got in first come, first served");
+	x = 2ULL << 32;
+	y = 3ULL << 32;
+	ok(good && order[0] == 0 && order[1] == (1ULL << 32) &&
+	   ((order[2] == x && order[3] == y) ||
+	    (order[2] == y && order[3] == x)),
+	   "fifo: blocked senders got in first come, first served");
+	good = 1;
 	for (i = 0; i < 4; i++)
 		good &= reap(pid[i]) == 0;
 	ok(good, "fifo: senders exited cleanly");
@@ -434,7 +463,7 @@ static void t_fifo_cancel(void)
 	is(rc1, 3, "cancel: second sender timed out (-ETIMEDOUT)");
 	kill(pid[0], SIGKILL);
 	rc0 = reap(pid[0]);
-	is(rc0, 128 + SIGKILL, "cancel: first sender killed while served");
+	is(rc0, 128 + SIGKILL, "cancel: first sender killed first in line");
 	for (i = 0; i < 3; i++) {
 		if (recv1(a, q, &m, 20 * SEC) != 1)
 			break;
@@ -453,6 +482,77 @@ static void t_fifo_cancel(void)
 	shmk_queue_close(p, 0);
 	shmk_queue_close(q, 0);
 	ok(arena_all_free(a, "cancel"), "cancel: every byte free");
+	shmk_arena_detach(a);
+}
+
+/*
+ * A sender dies holding a ticket: just after taking it, or once admitted
+ * (a slot set aside for it). The next sender still gets in and, once the
+ * consumer has seen the exit, the whole ring is usable again.
+ */
+static void t_ticket_dead(const char *point)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue *q, *p;
+	struct shmk_qmsg m, two[2];
+	struct child c[2];
+	pid_t pid[2];
+	int i, r, lined;
+
+	q = a ? mkq(a, 2, 0, 0) : NULL;
+	p = q ? self_producer(a, q) : NULL;
+	if (!ok(p != NULL, "tkdead(%s): setup", point))
+		return;
+	send1(p, 1, 0, 0);
+	send1(p, 2, 0, 0);
+	for (i = 0; i < 2; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		shmk_queue_share(q, 0, &c[i].token);
+		c[i].idx = i;
+		c[i].count = 1;
+		c[i].flags = SHMK_QSEND_WAIT;
+		c[i].timeout = 30 * SEC;
+		c[i].wfd = c[i].rfd = -1;
+	}
+	c[0].crash = point;
+	pid[0] = spawn(producer_main, &c[0]);
+	if (!strcmp(point, "ticket:taken")) {
+		/* dies before the line counts it: the next one helps */
+		is(reap(pid[0]), 128 + SIGKILL, "tkdead(%s): first sender "
+		   "killed", point);
+		pid[1] = spawn(producer_main, &c[1]);
+		lined = wait_for(waiters(q) == 2, 20000);
+	} else {
+		lined = wait_for(waiters(q) == 1, 20000);
+		pid[1] = spawn(producer_main, &c[1]);
+		lined &= wait_for(waiters(q) == 2, 20000);
+	}
+	ok(lined, "tkdead(%s): two tickets out", point);
+	/* room for both: the dead one is admitted too, the other gets in */
+	r = shmk_queue_recv(q, two, 2, 20 * SEC);
+	is(r, 2, "tkdead(%s): room for two", point);
+	is(reap(pid[1]), 0, "tkdead(%s): second sender got in", point);
+	if (strcmp(point, "ticket:taken"))
+		is(reap(pid[0]), 128 + SIGKILL, "tkdead(%s): first sender "
+		   "killed", point);
+	ok(recv1(a, q, &m, 20 * SEC) == 1 && m.tag == (1ULL << 32),
+	   "tkdead(%s): its message arrived", point);
+	/* the exit is pending: the receive says so, the next one repairs */
+	r = shmk_queue_recv(q, &m, 1, 20 * SEC);
+	is(r, 0, "tkdead(%s): empty queue reports the exit", point);
+	eat_events(a);
+	is(shmk_queue_recv(q, &m, 1, 0), -EAGAIN, "tkdead(%s): empty", point);
+	is(waiters(q), 0, "tkdead(%s): nobody left in line", point);
+	r = send1(p, 3, 0, 0);
+	if (r == 0)
+		r = send1(p, 4, 0, 0);
+	is(r, 0, "tkdead(%s): the dead sender's slot was given back", point);
+	is(send1(p, 5, 0, 0), -EAGAIN, "tkdead(%s): then full", point);
+	while (shmk_queue_recv(q, &m, 1, 0) > 0)
+		;
+	shmk_queue_close(p, 0);
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "tkdead"), "tkdead(%s): every byte free", point);
 	shmk_arena_detach(a);
 }
 
@@ -759,6 +859,8 @@ int main(void)
 	t_spin_option();
 	t_fifo();
 	t_fifo_cancel();
+	t_ticket_dead("ticket:taken");
+	t_ticket_dead("ticket:served");
 	t_hole("send:reserved");
 	t_hole("send:filled");
 	t_dead_consumer(0);
