@@ -94,6 +94,19 @@ struct child {
 	const char *crash;	/* SHMK_MSG_CRASH before the last send */
 };
 
+/* Child @idx sending @count messages to @q with @flags, waiting @timeout. */
+static void child_init(struct child *c, struct shmk_queue *q, int idx,
+		       int count, unsigned int flags, int64_t timeout)
+{
+	memset(c, 0, sizeof(*c));
+	shmk_queue_share(q, 0, &c->token);
+	c->idx = idx;
+	c->count = count;
+	c->flags = flags;
+	c->timeout = timeout;
+	c->wfd = c->rfd = -1;
+}
+
 static int producer_main(void *arg)
 {
 	struct child *c = arg;
@@ -244,13 +257,7 @@ static void t_mpsc(uint32_t spin)
 	if (!ok(q != NULL, "%s: setup", nm))
 		return;
 	for (i = 0; i < NPROD; i++) {
-		memset(&c[i], 0, sizeof(c[i]));
-		shmk_queue_share(q, 0, &c[i].token);
-		c[i].idx = i;
-		c[i].count = PER_PROD;
-		c[i].flags = SHMK_QSEND_WAIT;
-		c[i].timeout = 30 * SEC;
-		c[i].wfd = c[i].rfd = -1;
+		child_init(&c[i], q, i, PER_PROD, SHMK_QSEND_WAIT, 30 * SEC);
 		pid[i] = spawn(producer_main, &c[i]);
 	}
 	while (total < NPROD * PER_PROD) {
@@ -384,13 +391,7 @@ static void t_fifo(void)
 	for (i = 0; i < 4; i++)
 		send1(p, 1000 + i, 0, 0);
 	for (i = 0; i < 4; i++) {
-		memset(&c[i], 0, sizeof(c[i]));
-		shmk_queue_share(q, 0, &c[i].token);
-		c[i].idx = i;
-		c[i].count = 1;
-		c[i].flags = SHMK_QSEND_WAIT;
-		c[i].timeout = 30 * SEC;
-		c[i].wfd = c[i].rfd = -1;
+		child_init(&c[i], q, i, 1, SHMK_QSEND_WAIT, 30 * SEC);
 		pid[i] = spawn(producer_main, &c[i]);
 		/* the next one starts once this one is in line */
 		lined &= wait_for(waiters(q) == i + 1, 20000);
@@ -448,13 +449,8 @@ static void t_fifo_cancel(void)
 	send1(p, 1, 0, 0);
 	send1(p, 2, 0, 0);
 	for (i = 0; i < 3; i++) {
-		memset(&c[i], 0, sizeof(c[i]));
-		shmk_queue_share(q, 0, &c[i].token);
-		c[i].idx = i;
-		c[i].count = 1;
-		c[i].flags = SHMK_QSEND_WAIT;
-		c[i].timeout = i == 1 ? 300 * MS : 30 * SEC;
-		c[i].wfd = c[i].rfd = -1;
+		child_init(&c[i], q, i, 1, SHMK_QSEND_WAIT,
+			   i == 1 ? 300 * MS : 30 * SEC);
 		pid[i] = spawn(producer_main, &c[i]);
 		lined &= wait_for(waiters(q) == i + 1, 20000);
 	}
@@ -506,13 +502,7 @@ static void t_ticket_dead(const char *point)
 	send1(p, 1, 0, 0);
 	send1(p, 2, 0, 0);
 	for (i = 0; i < 2; i++) {
-		memset(&c[i], 0, sizeof(c[i]));
-		shmk_queue_share(q, 0, &c[i].token);
-		c[i].idx = i;
-		c[i].count = 1;
-		c[i].flags = SHMK_QSEND_WAIT;
-		c[i].timeout = 30 * SEC;
-		c[i].wfd = c[i].rfd = -1;
+		child_init(&c[i], q, i, 1, SHMK_QSEND_WAIT, 30 * SEC);
 	}
 	c[0].crash = point;
 	pid[0] = spawn(producer_main, &c[0]);
@@ -571,12 +561,7 @@ static void t_hole(const char *point)
 	if (!ok(q != NULL, "hole(%s): setup", point))
 		return;
 	for (i = 0; i < 2; i++) {
-		memset(&c[i], 0, sizeof(c[i]));
-		shmk_queue_share(q, 0, &c[i].token);
-		c[i].idx = i;
-		c[i].count = 5;
-		c[i].flags = 0;
-		c[i].wfd = c[i].rfd = -1;
+		child_init(&c[i], q, i, 5, 0, 0);
 	}
 	c[0].crash = point;	/* dies inside its 5th send */
 	pid = spawn(producer_main, &c[0]);
