@@ -59,6 +59,7 @@
  * for it, or reporting it pending, for ever.
  */
 #define PT_LOG_STUCK_MS	50
+#define PT_INO_ID	0	/* epoll data of the inotify fd: no member */
 #define PT_READY	1
 #define PT_DEFUNCT	2
 #define PT_F_PERSISTENT	1U
@@ -390,21 +391,55 @@ static void handle_death(struct shmk_arena *a, uint32_t id, uint64_t ctl)
 }
 
 /*
- * Look at every slot: open pidfds for members we do not know yet, handle
- * members found dead, take over deaths whose handler died, then read the
- * log. Called with a->ev_lock held.
+ * Ready fds of the pidfd epoll set: dead members (their pidfd) and joins
+ * or leaves (the inotify fd, drained here, before the slot loop looks at
+ * the slots: a join touches the object after claiming its slot).
  */
-static void scan(struct shmk_arena *a)
+static void scan_ready(struct shmk_arena *a)
 {
 	struct pt *p = PT(a);
 	struct epoll_event evs[16];
 	char buf[4096];
 	uint64_t ctl;
-	uint32_t id, h;
-	int n, i, fd;
+	uint32_t id;
+	int n, i;
 
-	while (read(p->ino_fd, buf, sizeof(buf)) > 0)
-		;
+	for (;;) {
+		n = epoll_wait(p->pid_ep, evs, 16, 0);
+		if (n <= 0)
+			break;
+		for (i = 0; i < n; i++) {
+			id = evs[i].data.u32;
+			if (id == PT_INO_ID) {
+				while (read(p->ino_fd, buf, sizeof(buf)) > 0)
+					;
+				continue;
+			}
+			if (id > p->member_max)
+				continue;
+			ctl = ld_acq(&p->h->m[id - 1].ctl);
+			if ((PM_STATE(ctl) == PM_LIVE ||
+			     PM_STATE(ctl) == PM_DYING) &&
+			    PM_GEN(ctl) == p->peer[id].gen)
+				handle_death(a, id, ctl);
+			peer_forget(a, id);
+		}
+	}
+}
+
+/*
+ * Ready fds first; then every slot: open pidfds for members we do not
+ * know yet, handle members found dead, take over deaths whose handler
+ * died; then read the log. Called with a->ev_lock held.
+ */
+static void scan(struct shmk_arena *a)
+{
+	struct pt *p = PT(a);
+	uint64_t ctl;
+	uint32_t id, h;
+	int fd;
+
+	scan_ready(a);
 	for (id = 1; id <= p->member_max; id++) {
 		struct pt_member *m = &p->h->m[id - 1];
 
@@ -444,22 +479,6 @@ static void scan(struct shmk_arena *a)
 		/* pid reused, or gone before we could open it? */
 		if (fd < 0 || !slot_alive(m, ctl))
 			handle_death(a, id, ctl);
-	}
-	for (;;) {
-		n = epoll_wait(p->pid_ep, evs, 16, 0);
-		if (n <= 0)
-			break;
-		for (i = 0; i < n; i++) {
-			id = evs[i].data.u32;
-			if (id == 0 || id > p->member_max)
-				continue;
-			ctl = ld_acq(&p->h->m[id - 1].ctl);
-			if ((PM_STATE(ctl) == PM_LIVE ||
-			     PM_STATE(ctl) == PM_DYING) &&
-			    PM_GEN(ctl) == p->peer[id].gen)
-				handle_death(a, id, ctl);
-			peer_forget(a, id);
-		}
 	}
 	log_read(a);
 }
@@ -751,7 +770,7 @@ static int pt_open(struct shmk_arena *a, const char *name,
 	uint32_t member_max = o && o->max_members ? o->max_members : 32;
 	uint64_t user_size = o && o->size ? o->size : (1U << 20);
 	mode_t mode = o && o->mode ? (mode_t)o->mode : 0600;
-	struct epoll_event e = { .events = EPOLLIN };
+	struct epoll_event e = { .events = EPOLLIN }, ie;
 	bool creator = false;
 	struct pt *p;
 	int r, tries;
@@ -838,7 +857,14 @@ static int pt_open(struct shmk_arena *a, const char *name,
 		r = -errno;
 		goto fail_slot;
 	}
-	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, p->ino_fd, &e) < 0 ||
+	/*
+	 * The inotify fd sits in the pidfd epoll set (as "member 0"), which
+	 * sits in the arena's: a scan then costs one epoll_wait, not also a
+	 * read, and every wait that reports events starts with a scan.
+	 */
+	ie.events = EPOLLIN;
+	ie.data.u32 = PT_INO_ID;
+	if (epoll_ctl(p->pid_ep, EPOLL_CTL_ADD, p->ino_fd, &ie) < 0 ||
 	    epoll_ctl(a->epfd, EPOLL_CTL_ADD, p->pid_ep, &e) < 0) {
 		r = -errno;
 		goto fail_slot;
