@@ -525,8 +525,9 @@ static bool events_pending(struct shmk_arena *a)
 	if (head - pos > 1)
 		return true;	/* overflow, or a later record to look at */
 	seq = ld_acq(&p->h->log[pos % PT_LOG].seq);
-	if (seq != pos + 1 && seq <= pos + 1 &&
-	    ld_rlx(&p->stuck_pos) == pos + 1 && !log_stuck(p, false))
+	/* unpublished (seq <= pos), already seen so, not yet stuck */
+	if (seq <= pos && ld_rlx(&p->stuck_pos) == pos + 1 &&
+	    !log_stuck(p, false))
 		return false;
 	return true;
 }

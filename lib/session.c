@@ -567,10 +567,11 @@ static struct ms_peer *peer_of(struct shmk_session *s, uint32_t id)
  */
 static bool pub_room(struct shmk_session *s, struct ms_peer *p)
 {
-	uint32_t cap = s->nclients ? s->pub_budget / s->nclients : 1;
+	uint32_t cap;
 
 	if (!p->pub)
 		return true;
+	cap = s->pub_budget / (s->nclients ? s->nclients : 1);
 	if (cap < 4)
 		cap = 4;
 	while (p->pub_n && !lm_token_pending(s->a, p->pub[p->pub_head])) {
