@@ -804,21 +804,41 @@ static int make_private(struct shmk_arena *a, shmk_ref_t *ref, uint64_t front,
 	return 0;
 }
 
+/*
+ * The checks of every writing call, then make_private(): *@b is the
+ * caller's own buffer, with @front bytes of headroom and @back of tailroom.
+ */
+static int writable(struct shmk_arena *a, shmk_ref_t *ref, uint64_t front,
+		    uint64_t back, struct lm_buf **b)
+{
+	uint64_t x;
+	int e = buf_op_check(a);
+
+	if (e || !ref)
+		return e ? e : -EINVAL;
+	e = make_private(a, ref, front, back, &x);
+	if (e == 0)
+		*b = BUF(a, x);
+	return e;
+}
+
+/* Byte @off of @b's data area. */
+static void *buf_at(struct lm_buf *b, uint64_t off)
+{
+	return (uint8_t *)b + LB_HDR + off;
+}
+
 SHMK_EXPORT int shmk_buf_write(struct shmk_arena *a, shmk_ref_t *ref,
 			       void **data, size_t *len)
 {
 	struct lm_buf *b;
-	uint64_t x;
-	int e = buf_op_check(a);
+	int e;
 	ERRNO_SAVE;
 
-	if (e || !ref)
-		return e ? e : -EINVAL;
-	e = make_private(a, ref, 0, 0, &x);
+	e = writable(a, ref, 0, 0, &b);
 	if (e == 0) {
-		b = BUF(a, x);
 		if (data)
-			*data = a->base + x + LB_HDR + b->head;
+			*data = buf_at(b, b->head);
 		if (len)
 			*len = b->len;
 	}
@@ -830,19 +850,15 @@ SHMK_EXPORT int shmk_buf_push(struct shmk_arena *a, shmk_ref_t *ref, size_t n,
 			      void **p)
 {
 	struct lm_buf *b;
-	uint64_t x;
-	int e = buf_op_check(a);
+	int e;
 	ERRNO_SAVE;
 
-	if (e || !ref)
-		return e ? e : -EINVAL;
-	e = make_private(a, ref, n, 0, &x);
+	e = writable(a, ref, n, 0, &b);
 	if (e == 0) {
-		b = BUF(a, x);
 		b->head -= n;
 		b->len += n;
 		if (p)
-			*p = a->base + x + LB_HDR + b->head;
+			*p = buf_at(b, b->head);
 	}
 	ERRNO_RESTORE;
 	return e;
@@ -876,17 +892,13 @@ SHMK_EXPORT int shmk_buf_put(struct shmk_arena *a, shmk_ref_t *ref, size_t n,
 			     void **p)
 {
 	struct lm_buf *b;
-	uint64_t x;
-	int e = buf_op_check(a);
+	int e;
 	ERRNO_SAVE;
 
-	if (e || !ref)
-		return e ? e : -EINVAL;
-	e = make_private(a, ref, 0, n, &x);
+	e = writable(a, ref, 0, n, &b);
 	if (e == 0) {
-		b = BUF(a, x);
 		if (p)
-			*p = a->base + x + LB_HDR + b->head + b->len;
+			*p = buf_at(b, b->head + b->len);
 		b->len += n;
 	}
 	ERRNO_RESTORE;
