@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "shmk.h"
+#include "../common/tproc.h"
 #include "tap.h"
 
 static inline uint64_t now_ms(void)
@@ -35,48 +36,6 @@ static inline const char *backend_env(void)
 	const char *b = getenv("SHMK_BACKEND");
 
 	return b && *b ? b : NULL;
-}
-
-/* fork; the child runs fn(arg) and exits with its result. */
-static inline pid_t spawn(int (*fn)(void *), void *arg)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid == 0)
-		_exit(fn(arg));
-	return pid;
-}
-
-/* Wait for a child; returns its exit code, 128 + signal, or -1. */
-static inline int reap(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return -1;
-}
-
-/* Pipe messages: one 64-bit value each. */
-static inline int put64(int fd, uint64_t v)
-{
-	return write(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) ? 0 : -1;
-}
-
-static inline int get64(int fd, uint64_t *v, int timeout_ms)
-{
-	struct pollfd pf = { .fd = fd, .events = POLLIN };
-
-	if (poll(&pf, 1, timeout_ms) != 1)
-		return -ETIMEDOUT;
-	return read(fd, v, sizeof(*v)) == (ssize_t)sizeof(*v) ? 0 : -EPIPE;
 }
 
 /*

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "shmk.h"
+#include "../common/tproc.h"
 #include "shmk_msg.h"
 
 static int t_num, t_fail, t_skip;
@@ -96,53 +97,6 @@ static inline void tname(char *buf, size_t len, const char *tag)
 
 	snprintf(buf, len, "m%s.%d.%u.%u", tag, (int)getpid(), n++,
 		 (unsigned int)(now_ns() / 1000 % 1000000));
-}
-
-/* fork; the child runs fn(arg) and _exits with its result. */
-static inline pid_t spawn(int (*fn)(void *), void *arg)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid == 0)
-		_exit(fn(arg));
-	return pid;
-}
-
-/* Exit code, 128 + signal, or -1. */
-static inline int reap(pid_t pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return -1;
-}
-
-/* One 64-bit value per pipe message. */
-static inline int put64(int fd, uint64_t v)
-{
-	return write(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) ? 0 : -1;
-}
-
-static inline int get64(int fd, uint64_t *v, int timeout_ms)
-{
-	struct pollfd pf = { .fd = fd, .events = POLLIN };
-	int r;
-
-	do {
-		r = poll(&pf, 1, timeout_ms);
-	} while (r < 0 && errno == EINTR);
-	if (r != 1)
-		return -ETIMEDOUT;
-	return read(fd, v, sizeof(*v)) == (ssize_t)sizeof(*v) ? 0 : -EPIPE;
 }
 
 /* Busy-wait (yielding) for a condition, up to @ms. */
