@@ -232,6 +232,23 @@ static int board_first(struct mem *m)
 	return m->msg ? 1 : 0;	/* with sessions the server stays out */
 }
 
+/*
+ * A buffer of @size bytes (@head of headroom), waiting up to @wait_ns for
+ * memory. 0, or nonzero when there is none: a full arena is counted, any
+ * other error reported as @what's.
+ */
+static int new_buf(struct tctx *c, size_t size, size_t head, int64_t wait_ns,
+		   const char *what, shmk_ref_t *ref)
+{
+	int r = shmk_buf_create(c->a, size, head, SHMK_ALLOC_WAIT, wait_ns, ref);
+
+	if (r == -ETIMEDOUT || r == -ENOMEM || r == -EINTR)
+		add64(&c->st->s.alloc_timeouts, 1);
+	else if (r)
+		t_bad(c, F_API, "%s: buf_create: %d", what, r);
+	return r;
+}
+
 static void board_post(struct mem *m)
 {
 	struct tctx *c = &m->c;
@@ -255,15 +272,8 @@ static void board_post(struct mem *m)
 		m->tx[t].next = 0;
 	}
 	size = sizeof(struct pay) + rnd_below(&c->rng, 4000);
-	r = shmk_buf_create(c->a, size, 16, SHMK_ALLOC_WAIT, 100 * MS, &ref);
-	if (r == -ETIMEDOUT || r == -ENOMEM || r == -EINTR) {
-		add64(&c->st->s.alloc_timeouts, 1);
+	if (new_buf(c, size, 16, 100 * MS, "board", &ref))
 		return;
-	}
-	if (r) {
-		t_bad(c, F_API, "board: buf_create: %d", r);
-		return;
-	}
 	r = shmk_buf_write(c->a, &ref, &d, &len);
 	if (r || len != size) {
 		t_bad(c, F_API, "board: buf_write: %d", r);
@@ -701,15 +711,8 @@ static void srv_publish(struct mem *m)
 	int r;
 
 	size = sizeof(struct pay) + rnd_below(&c->rng, 1000);
-	r = shmk_buf_create(c->a, size, 0, SHMK_ALLOC_WAIT, 100 * MS, &ref);
-	if (r == -ETIMEDOUT || r == -ENOMEM || r == -EINTR) {
-		add64(&c->st->s.alloc_timeouts, 1);
+	if (new_buf(c, size, 0, 100 * MS, "publish", &ref))
 		return;
-	}
-	if (r) {
-		t_bad(c, F_API, "publish: buf_create: %d", r);
-		return;
-	}
 	if (shmk_buf_write(c->a, &ref, (void **)&p, &len) ||
 	    shmk_buf_info(c->a, ref, &bi)) {
 		t_bad(c, F_API, "publish: buf_write/info");
@@ -810,15 +813,8 @@ static void cli_send(struct mem *m)
 	size = sizeof(struct pay) + rnd_below(&c->rng,
 					       rnd_below(&c->rng, 8) ? 2000 :
 					       16000);
-	r = shmk_buf_create(c->a, size, 32, SHMK_ALLOC_WAIT, 200 * MS, &ref);
-	if (r == -ETIMEDOUT || r == -ENOMEM || r == -EINTR) {
-		add64(&c->st->s.alloc_timeouts, 1);
+	if (new_buf(c, size, 32, 200 * MS, "request", &ref))
 		return;
-	}
-	if (r) {
-		t_bad(c, F_API, "request: buf_create: %d", r);
-		return;
-	}
 	if (shmk_buf_write(c->a, &ref, &d, &len) || len != size) {
 		t_bad(c, F_API, "request: buf_write");
 		shmk_buf_drop(c->a, ref);
