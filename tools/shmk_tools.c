@@ -25,6 +25,7 @@
 
 #include "shmk_int.h"	/* lib/: struct shmk_arena, struct shmk_be_ops */
 #include "shmk_tools.h"
+#include "shmk_mount.h"
 
 /* The BPF side repeats these; they must match the ABI. */
 _Static_assert(SHMKT_NAME_MAX == SHMK_NAME_MAX, "name max");
@@ -304,6 +305,12 @@ int shmkt_start(const char *tool, struct shmkt_opts *o, char **paths)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	shmkt_signals();
+	/*
+	 * Tracepoints (the module's, sched_process_exit) are found through
+	 * tracefs; uprobes work without it, so a failure here only matters
+	 * to the kernel source, which says so below.
+	 */
+	shmkt_need_tracefs(tool);
 	if (!o->kernel && !o->library) {
 		if (shmkt_kernel_tracepoints())
 			o->kernel = true;
@@ -316,7 +323,7 @@ int shmkt_start(const char *tool, struct shmkt_opts *o, char **paths)
 		return SHMKT_EXIT_USAGE;
 	}
 	if (o->kernel && !shmkt_kernel_tracepoints()) {
-		fprintf(stderr, "%s: no shmk tracepoints (is the module loaded and tracefs mounted?): %s\n",
+		fprintf(stderr, "%s: no shmk tracepoints (is the module loaded? is tracefs mounted at " SHMKT_TRACEFS "?): %s\n",
 			tool, strerror(ENOENT));
 		return 1;
 	}

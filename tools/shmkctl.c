@@ -44,6 +44,7 @@
 #include "shmk_int.h"		/* lib/: struct lm_hdr, struct lm_slot */
 #include "shmk_portable.h"
 #include "shmk_tools.h"		/* shmkt_how_name() only: no libbpf */
+#include "shmk_mount.h"
 
 #define DEBUGFS_DIR	"/sys/kernel/debug/shmk"
 #define PARAMS_DIR	"/sys/module/shmk/parameters"
@@ -97,6 +98,16 @@ static const char usage_text[] =
 "  shmkctl -b portable show --rw orders\n";
 
 /* ---- errors ----------------------------------------------------------- */
+
+/*
+ * The module's debugfs files, on a machine where nobody mounted debugfs:
+ * mount it (root) when the module is there to be looked at.
+ */
+static void kmod_debugfs(void)
+{
+	if (access(SHMK_DEVICE_PATH, F_OK) == 0)
+		shmkt_need_debugfs("shmkctl");
+}
 
 __attribute__((format(printf, 2, 3)))
 static int fail(int err, const char *fmt, ...)
@@ -382,6 +393,7 @@ static int cmd_stats(void)
 	}
 	close(fd);
 
+	kmod_debugfs();
 	r = read_text(DEBUGFS_DIR "/stats", text, sizeof(text));
 	if (r == 0) {
 		for (line = strtok_r(text, "\n", &save); line && n < 8;
@@ -748,6 +760,7 @@ static int list_kmod(bool *any)
 	char *text = NULL, nb[SHMK_NAME_MAX], fl[32];
 	int r;
 
+	kmod_debugfs();
 	r = read_all(DEBUGFS_DIR "/arenas", &text);
 	if (r)
 		return r;
@@ -997,6 +1010,7 @@ static int dbg_snapshot(struct karena **a, size_t *n)
 
 	*a = NULL;
 	*n = 0;
+	kmod_debugfs();
 	r = read_all(DEBUGFS_DIR "/arenas", &text);
 	if (r)
 		return r;

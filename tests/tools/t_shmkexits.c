@@ -15,6 +15,10 @@
  */
 #include "tt.h"
 
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+
 #include <linux/shmk.h>
 #include <shmk.h>
 
@@ -506,6 +510,78 @@ static void test_usage(void)
 	tt_run_free(&r);
 }
 
+/*
+ * A fresh machine has no tracefs mounted: in a mount namespace of its own
+ * with tracefs (and debugfs, which would automount it) unmounted, the
+ * tool must mount it itself, say so, and get ready.
+ */
+#define TRACEFS_MAGIC_NR 0x74726163
+
+static bool is_tracefs(const char *dir)
+{
+	struct statfs st;
+
+	return statfs(dir, &st) == 0 && (long)st.f_type == TRACEFS_MAGIC_NR;
+}
+
+static int no_tracefs_child(void)
+{
+	char *argv[] = { (char *)tt_tool("shmkexits"), "-u", "-l",
+			 (char *)tt_self(), NULL };
+	struct tracer t;
+	int i, ok;
+
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		diag("private mount namespace: %s", strerror(errno));
+		return 2;
+	}
+	/* Stacked mounts come off one at a time. */
+	for (i = 0; i < 8 && is_tracefs("/sys/kernel/tracing"); i++)
+		umount2("/sys/kernel/tracing", MNT_DETACH);
+	for (i = 0; i < 8 && umount2("/sys/kernel/debug", MNT_DETACH) == 0; i++)
+		;
+	if (is_tracefs("/sys/kernel/tracing") ||
+	    is_tracefs("/sys/kernel/debug/tracing")) {
+		diag("tracefs is still mounted");
+		return 2;
+	}
+	if (!tracer_start(&t, argv))
+		return 1;
+	ok = is_tracefs("/sys/kernel/tracing");
+	if (!ok)
+		diag("tracefs not mounted after the tool got ready");
+	if (tt_stop(&t.p, SIGINT) != 0)
+		ok = 0;
+	if (!strstr(t.p.errbuf, "mounted tracefs")) {
+		tt_diag_text("tracer stderr", t.p.errbuf);
+		ok = 0;
+	}
+	tracer_free(&t);
+	return ok ? 0 : 1;
+}
+
+static void test_no_tracefs(void)
+{
+	pid_t pid;
+	int st = 0;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0)
+		_exit(no_tracefs_child());
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) {
+		tap_ok(0, "no tracefs: child ran");
+		return;
+	}
+	if (WEXITSTATUS(st) == 2) {
+		tap_skip("no tracefs", "cannot unmount tracefs here");
+		return;
+	}
+	tap_ok(WEXITSTATUS(st) == 0,
+	       "no tracefs: the tool mounts it, says so and gets ready");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -526,5 +602,6 @@ int main(void)
 		tap_skip("kernel source", "no %s (module not loaded)",
 			 SHMK_DEVICE_PATH);
 	test_library();
+	test_no_tracefs();
 	return tap_done();
 }
