@@ -11,15 +11,14 @@
  * user region right after it (at ctrl_size).
  *
  * Arena lifetime: the registry holds a reference while the name is linked;
- * each membership and each VMA holds one. A non-persistent arena is unlinked
- * when its last live member ends, a persistent one by SHMK_IOC_REMOVE (or at
- * module unload). The pages go with the last reference.
+ * each membership holds one, and a mapping holds its file, hence its
+ * membership. A non-persistent arena is unlinked when its last live member
+ * ends, a persistent one by SHMK_IOC_REMOVE, when its IPC namespace dies,
+ * or at module unload (registry.c). The pages go with the last reference.
  *
- * Limitation: arenas are keyed by the inode number of the creator's IPC
- * namespace, but the module cannot pin that namespace (put_ipc_ns() is not
- * exported). If the namespace dies while a persistent arena is linked and
- * its inode number is later reused by a new IPC namespace, the arena becomes
- * visible there. Remove persistent arenas before their namespace goes away.
+ * Creation allocates the pages with no lock held: the arena is charged to
+ * its namespace and user first (registry.c), then filled, then linked by
+ * the caller, who may find that a racing creator linked the name first.
  */
 #include <linux/err.h>
 #include <linux/gfp.h>
@@ -37,33 +36,20 @@
 #include "shmk.h"
 #include "compat.h"
 
-/* Protects shmk_arena_list, arena->linked, shmk_next_arena_id. */
-DEFINE_MUTEX(shmk_registry_lock);
-LIST_HEAD(shmk_arena_list);	/* (protected by shmk_registry_lock) */
-static u32 shmk_next_arena_id = 1; /* (protected by shmk_registry_lock) */
-
 #define SHMK_GFP	(GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN | \
 			 __GFP_RETRY_MAYFAIL)
 
-struct shmk_arena *shmk_arena_lookup(unsigned int ns_inum, const char *name)
+/* Frees the pages allocated so far (the array is zeroed at creation). */
+static void shmk_arena_free_pages(struct shmk_arena *arena)
 {
-	struct shmk_arena *arena;
+	unsigned long i, n = 0;
 
-	lockdep_assert_held(&shmk_registry_lock);
-	list_for_each_entry(arena, &shmk_arena_list, node) {
-		if (arena->linked && arena->ns_inum == ns_inum &&
-		    !strcmp(arena->name, name))
-			return arena;
-	}
-	return NULL;
-}
-
-static void shmk_arena_free_pages(struct shmk_arena *arena, unsigned long n)
-{
-	unsigned long i;
-
-	for (i = 0; i < n; i++)
+	if (!arena->pages)
+		return;
+	for (i = 0; i < arena->nr_pages && arena->pages[i]; i++) {
 		__free_page(arena->pages[i]);
+		n++;
+	}
 	atomic_long_sub(n, &shmk_stat_pages);
 	kvfree(arena->pages);
 }
@@ -74,7 +60,7 @@ static void shmk_arena_free(struct shmk_arena *arena)
 		vunmap(arena->user);
 	if (arena->ctrl)
 		vunmap(arena->ctrl);
-	shmk_arena_free_pages(arena, arena->nr_pages);
+	shmk_arena_free_pages(arena);
 	put_user_ns(arena->user_ns);
 	put_pid_ns(arena->pid_ns);
 	kfree(arena->slots);
@@ -103,29 +89,51 @@ static void shmk_ctrl_init(struct shmk_arena *arena)
 	strscpy(c->name, arena->name, sizeof(c->name));
 }
 
+/* The pages, zeroed and charged to the caller's memcg, then mapped. */
+static int shmk_arena_populate(struct shmk_arena *arena)
+{
+	unsigned long i;
+
+	for (i = 0; i < arena->nr_pages; i++) {
+		arena->pages[i] = alloc_page(SHMK_GFP);
+		if (!arena->pages[i])
+			return -ENOMEM;
+		atomic_long_inc(&shmk_stat_pages);
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	arena->ctrl = vmap(arena->pages, arena->nr_ctrl_pages, VM_MAP,
+			   PAGE_KERNEL);
+	if (!arena->ctrl)
+		return -ENOMEM;
+	arena->user = vmap(arena->pages + arena->nr_ctrl_pages,
+			   arena->nr_pages - arena->nr_ctrl_pages, VM_MAP,
+			   PAGE_KERNEL);
+	if (!arena->user)
+		return -ENOMEM;
+	return 0;
+}
+
 /*
- * Creates an arena owned by the current task's credentials and links it
- * under @name. Called with shmk_registry_lock held after the caller checked
- * that the name is free. The returned arena holds one reference, the
- * registry's.
+ * Creates an arena owned by the current task's credentials, charged to its
+ * user and to @ipc_ns, not yet linked under @name. Called with no lock
+ * held: the page loop takes as long as the arena is big. Returns the
+ * arena with one reference, for the caller to link (which hands it to
+ * the registry) or put; or an ERR_PTR.
  */
-struct shmk_arena *shmk_arena_create(unsigned int ns_inum, const char *name,
-				     u64 size, umode_t mode, u32 member_max,
-				     bool persistent)
+struct shmk_arena *shmk_arena_create(struct ipc_namespace *ipc_ns,
+				     const char *name, u64 size, umode_t mode,
+				     u32 member_max, bool persistent)
 {
 	struct shmk_arena *arena;
-	unsigned long nr_user, i;
 	size_t ctrl_bytes;
 	int err = -ENOMEM;
-
-	lockdep_assert_held(&shmk_registry_lock);
 
 	if (size == 0)
 		return ERR_PTR(-EINVAL);
 	if (size > shmk_max_arena_size)
 		return ERR_PTR(-EFBIG);
-	if (atomic_read(&shmk_stat_arenas) >= shmk_max_arenas)
-		return ERR_PTR(-ENOSPC);
 
 	arena = kzalloc(sizeof(*arena), GFP_KERNEL_ACCOUNT);
 	if (!arena)
@@ -133,9 +141,9 @@ struct shmk_arena *shmk_arena_create(unsigned int ns_inum, const char *name,
 
 	kref_init(&arena->ref);
 	INIT_LIST_HEAD(&arena->node);
+	INIT_LIST_HEAD(&arena->ns_node);
 	mutex_init(&arena->lock);
 	strscpy(arena->name, name, sizeof(arena->name));
-	arena->ns_inum = ns_inum;
 	arena->uid = current_euid();
 	arena->gid = current_egid();
 	arena->mode = mode;
@@ -143,71 +151,39 @@ struct shmk_arena *shmk_arena_create(unsigned int ns_inum, const char *name,
 	/* the caller checked member_max <= shmk_max_members */
 	arena->member_max = member_max ? member_max : shmk_max_members;
 	arena->created_ns = ktime_get_ns();
-
-	/* Sized by user input and limited by the memcg: fail quietly. */
-	arena->slots = kcalloc(arena->member_max, sizeof(*arena->slots),
-			       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!arena->slots)
-		goto err_free;
+	arena->user_ns = get_user_ns(current_user_ns());
+	arena->pid_ns = get_pid_ns(task_active_pid_ns(current));
 
 	ctrl_bytes = SHMK_CTRL_MEMBERS_OFFSET +
 		     (size_t)arena->member_max * SHMK_CTRL_MEMBER_STRIDE;
 	arena->ctrl_size = PAGE_ALIGN(ctrl_bytes);
 	arena->user_size = PAGE_ALIGN(size);
 	arena->nr_ctrl_pages = arena->ctrl_size >> PAGE_SHIFT;
-	nr_user = arena->user_size >> PAGE_SHIFT;
-	arena->nr_pages = arena->nr_ctrl_pages + nr_user;
+	arena->nr_pages = arena->nr_ctrl_pages +
+			  (arena->user_size >> PAGE_SHIFT);
 
+	/* Sized by user input and limited by the memcg: fail quietly. */
+	arena->slots = kcalloc(arena->member_max, sizeof(*arena->slots),
+			       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	arena->pages = kvcalloc(arena->nr_pages, sizeof(*arena->pages),
 				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!arena->pages)
+	if (!arena->slots || !arena->pages)
 		goto err_free;
 
-	for (i = 0; i < arena->nr_pages; i++) {
-		arena->pages[i] = alloc_page(SHMK_GFP);
-		if (!arena->pages[i]) {
-			err = -ENOMEM;
-			goto err_pages;
-		}
-		atomic_long_inc(&shmk_stat_pages);
-		if (fatal_signal_pending(current)) {
-			i++;
-			err = -EINTR;
-			goto err_pages;
-		}
-		cond_resched();
+	/* Charged before the pages exist: limits hold during the loop. */
+	err = shmk_registry_charge(arena, ipc_ns);
+	if (err)
+		goto err_free;
+	err = shmk_arena_populate(arena);
+	if (err) {
+		shmk_arena_put(arena);
+		return ERR_PTR(err);
 	}
-
-	arena->ctrl = vmap(arena->pages, arena->nr_ctrl_pages, VM_MAP,
-			   PAGE_KERNEL);
-	if (!arena->ctrl)
-		goto err_map;
-	arena->user = vmap(arena->pages + arena->nr_ctrl_pages, nr_user,
-			   VM_MAP, PAGE_KERNEL);
-	if (!arena->user)
-		goto err_map;
-
-	arena->user_ns = get_user_ns(current_user_ns());
-	arena->pid_ns = get_pid_ns(task_active_pid_ns(current));
-	arena->id = shmk_next_arena_id++;
-	if (!shmk_next_arena_id)
-		shmk_next_arena_id = 1;
 	shmk_ctrl_init(arena);
-
-	atomic_inc(&shmk_stat_arenas);
-	arena->linked = true;
-	list_add_tail(&arena->node, &shmk_arena_list);
 	return arena;
 
-err_map:
-	if (arena->ctrl)
-		vunmap(arena->ctrl);
-	i = arena->nr_pages;
-err_pages:
-	shmk_arena_free_pages(arena, i);
 err_free:
-	kfree(arena->slots);
-	kfree(arena);
+	shmk_arena_free(arena);
 	return ERR_PTR(err);
 }
 
@@ -223,29 +199,19 @@ void shmk_arena_get(struct shmk_arena *arena)
 static void shmk_arena_release(struct kref *ref)
 {
 	struct shmk_arena *arena = container_of(ref, struct shmk_arena, ref);
+	struct vfsmount *unpin;
 
-	WARN_ON_ONCE(arena->linked);
-	list_del(&arena->node);
-	atomic_dec(&shmk_stat_arenas);
+	shmk_registry_uncharge(arena, &unpin);
 	mutex_unlock(&shmk_registry_lock);
 	shmk_arena_free(arena);
+	if (unpin)
+		mntput(unpin);
 }
 
 /* Must not be called with shmk_registry_lock held. */
 void shmk_arena_put(struct shmk_arena *arena)
 {
 	kref_put_mutex(&arena->ref, shmk_arena_release, &shmk_registry_lock);
-}
-
-/*
- * Makes @arena unreachable by name. The registry's reference now belongs to
- * the caller, who must shmk_arena_put() it after dropping the registry lock.
- */
-void shmk_arena_unlink(struct shmk_arena *arena)
-{
-	lockdep_assert_held(&shmk_registry_lock);
-	WARN_ON_ONCE(!arena->linked);
-	arena->linked = false;
 }
 
 /*
@@ -309,26 +275,25 @@ void shmk_arenas_destroy_all(void)
 
 /* ---- mmap ---------------------------------------------------------- */
 
-static void shmk_vm_open(struct vm_area_struct *vma)
-{
-	shmk_arena_get(vma->vm_private_data);
-}
-
-static void shmk_vm_close(struct vm_area_struct *vma)
-{
-	shmk_arena_put(vma->vm_private_data);
-}
-
 /*
- * vmf->pgoff is the file page offset, which is also the index in
- * arena->pages: control pages first, then user pages. ->mmap checked that
- * the VMA lies in one region and VM_DONTEXPAND keeps it there.
+ * A mapping reaches its arena through its file's membership (the VMA
+ * holds the file, the file its member, the member the arena), so it stays
+ * valid after the membership ends. @vm_private_data is the mm the mapping
+ * was made in: a copy of it in another mm (fork after MADV_DOFORK undid
+ * VM_DONTCOPY) is refused every page, so the arena never reaches a process
+ * that did not map it. Shared file mappings are not copied with their
+ * page tables, so every access of a copy comes through here.
  */
 static vm_fault_t shmk_vm_fault(struct vm_fault *vmf)
 {
-	struct shmk_arena *arena = vmf->vma->vm_private_data;
+	struct vm_area_struct *vma = vmf->vma;
+	struct shmk_file *sf = vma->vm_file->private_data;
+	struct shmk_arena *arena = shmk_file_member(sf)->arena;
 	struct page *page;
 
+	if (vma->vm_private_data != vma->vm_mm)
+		return VM_FAULT_SIGBUS;
+	/* vmf->pgoff indexes arena->pages: control pages, then user pages. */
 	if (vmf->pgoff >= arena->nr_pages)
 		return VM_FAULT_SIGBUS;
 	page = arena->pages[vmf->pgoff];
@@ -338,8 +303,6 @@ static vm_fault_t shmk_vm_fault(struct vm_fault *vmf)
 }
 
 static const struct vm_operations_struct shmk_vm_ops = {
-	.open = shmk_vm_open,
-	.close = shmk_vm_close,
 	.fault = shmk_vm_fault,
 };
 
@@ -348,8 +311,8 @@ static const struct vm_operations_struct shmk_vm_ops = {
  * (offset ctrl_size and up; read-only for an RDONLY member). Only the
  * process that attached may map, only while its membership is live, only
  * MAP_SHARED, and only inside one region. Mappings are not inherited by
- * fork (VM_DONTCOPY) and cannot grow (VM_DONTEXPAND). Each VMA keeps the
- * arena alive, so a mapping stays valid after the membership ends.
+ * fork (VM_DONTCOPY; a copy forced with MADV_DOFORK faults SIGBUS) and
+ * cannot grow (VM_DONTEXPAND).
  */
 int shmk_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -388,7 +351,6 @@ int shmk_mmap(struct file *file, struct vm_area_struct *vma)
 	}
 	shmk_vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND);
 	vma->vm_ops = &shmk_vm_ops;
-	vma->vm_private_data = arena;
-	shmk_arena_get(arena);
+	vma->vm_private_data = vma->vm_mm;
 	return 0;
 }

@@ -14,6 +14,15 @@
  * debugfs shmk/stats: "arenas N", "members N" (live), "pages N" (allocated
  * and not yet freed), "waiters N" (tasks in SHMK_IOC_WAIT).
  *
+ * debugfs shmk/users: one line per user that has arenas charged to it:
+ *   <uid in the initial user namespace> <arenas> <bytes>
+ * debugfs shmk/namespaces: one line per IPC namespace with arenas:
+ *   <ipc ns inode> <arenas> <bytes> <live|dead>
+ * (see registry.c for what is charged, and the limits).
+ *
+ * Reading stats, arenas, users or namespaces first frees what dead IPC
+ * namespaces left (registry.c), so what they show is current.
+ *
  * /proc/<pid>/fdinfo/<fd> of a /dev/shmk file: shmk-state (none, live,
  * ended), and once attached shmk-arena, shmk-arena-id, shmk-member,
  * shmk-generation, shmk-events (pending, an overflow record included).
@@ -34,7 +43,7 @@ static void shmk_show_arena(struct seq_file *s, struct shmk_arena *arena)
 
 	mutex_lock(&arena->lock);
 	seq_printf(s, "%u %s %u %zu %zu %u 0x%x %u %u %04o\n",
-		   arena->id, arena->name, arena->ns_inum, arena->user_size,
+		   arena->id, arena->name, arena->ns->inum, arena->user_size,
 		   arena->ctrl_size, arena->members_live, c->flags, c->uid,
 		   c->gid, c->mode);
 	for (i = 1; i <= arena->member_max; i++) {
@@ -52,6 +61,7 @@ static int arenas_show(struct seq_file *s, void *unused)
 {
 	struct shmk_arena *arena;
 
+	shmk_registry_gc();
 	mutex_lock(&shmk_registry_lock);
 	list_for_each_entry(arena, &shmk_arena_list, node)
 		shmk_show_arena(s, arena);
@@ -60,8 +70,25 @@ static int arenas_show(struct seq_file *s, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(arenas);
 
+static int users_show(struct seq_file *s, void *unused)
+{
+	shmk_registry_gc();
+	shmk_show_users(s);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(users);
+
+static int namespaces_show(struct seq_file *s, void *unused)
+{
+	shmk_registry_gc();
+	shmk_show_namespaces(s);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(namespaces);
+
 static int stats_show(struct seq_file *s, void *unused)
 {
+	shmk_registry_gc();
 	seq_printf(s, "arenas %d\n", atomic_read(&shmk_stat_arenas));
 	seq_printf(s, "members %d\n", atomic_read(&shmk_stat_members));
 	seq_printf(s, "pages %ld\n", atomic_long_read(&shmk_stat_pages));
@@ -77,6 +104,10 @@ void shmk_debugfs_init(void)
 			    &arenas_fops);
 	debugfs_create_file("stats", 0444, shmk_debugfs_dir, NULL,
 			    &stats_fops);
+	debugfs_create_file("users", 0444, shmk_debugfs_dir, NULL,
+			    &users_fops);
+	debugfs_create_file("namespaces", 0444, shmk_debugfs_dir, NULL,
+			    &namespaces_fops);
 }
 
 void shmk_debugfs_exit(void)

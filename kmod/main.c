@@ -9,19 +9,23 @@
  * A membership belongs to the process that attached (its thread group).
  * It ends exactly once, the first of:
  *  - SHMK_IOC_DETACH: SHMK_END_DETACH, clean;
- *  - ->flush() in the owner while its last thread exits: SHMK_END_EXIT with
- *    the exit code, or SHMK_END_SIGNAL with the signal number. This fires
- *    even if a forked child still holds the file;
+ *  - the owner's death: SHMK_END_EXIT with the exit code, or
+ *    SHMK_END_SIGNAL with the signal number, as wait() reports them (the
+ *    group's status, whichever thread goes last). It is seen either in
+ *    ->flush() as the owner's last thread closes its files, or, when the
+ *    file outlives that (a clone(CLONE_FILES) sibling shares the fd table,
+ *    a kernel thread holds the last reference), by a watch on the owner's
+ *    thread group exit (member.c), as a pidfd would. A forked child or a
+ *    sibling holding the file never delays or hides the death;
  *  - ->flush() in the owner when it closes its last descriptor of the file
- *    while another process still holds one, or ->release() of the file:
- *    SHMK_END_CLOSE.
+ *    while another process still holds one, or ->release() of the file
+ *    while the owner lives: SHMK_END_CLOSE.
  * Only the owner may use the membership; other processes holding the file
  * get -EPERM (VERSION and REMOVE excepted).
  */
 #include <linux/bits.h>
 #include <linux/capability.h>
 #include <linux/cred.h>
-#include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/ipc_namespace.h>
 #include <linux/miscdevice.h>
@@ -34,6 +38,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "shmk.h"
 
@@ -47,7 +52,32 @@ MODULE_PARM_DESC(max_arena_size,
 
 unsigned int shmk_max_arenas = 64;
 module_param_named(max_arenas, shmk_max_arenas, uint, 0444);
-MODULE_PARM_DESC(max_arenas, "Most arenas at a time (default 64)");
+MODULE_PARM_DESC(max_arenas, "Most arenas at a time, all users and namespaces (default 64)");
+
+unsigned int shmk_reserved_arenas = 8;
+module_param_named(reserved_arenas, shmk_reserved_arenas, uint, 0444);
+MODULE_PARM_DESC(reserved_arenas,
+		 "Of max_arenas, how many only CAP_IPC_OWNER may create (default 8, at most half)");
+
+unsigned int shmk_max_arenas_per_ns = 32;
+module_param_named(max_arenas_per_ns, shmk_max_arenas_per_ns, uint, 0444);
+MODULE_PARM_DESC(max_arenas_per_ns,
+		 "Most arenas in one IPC namespace (default 32)");
+
+unsigned long shmk_max_bytes_per_ns = 2048UL << 20;
+module_param_named(max_bytes_per_ns, shmk_max_bytes_per_ns, ulong, 0444);
+MODULE_PARM_DESC(max_bytes_per_ns,
+		 "Most arena bytes in one IPC namespace (default 2 GiB)");
+
+unsigned int shmk_max_arenas_per_user = 16;
+module_param_named(max_arenas_per_user, shmk_max_arenas_per_user, uint, 0444);
+MODULE_PARM_DESC(max_arenas_per_user,
+		 "Most arenas one user may have created (default 16)");
+
+unsigned long shmk_max_bytes_per_user = 1024UL << 20;
+module_param_named(max_bytes_per_user, shmk_max_bytes_per_user, ulong, 0444);
+MODULE_PARM_DESC(max_bytes_per_user,
+		 "Most arena bytes one user may have created (default 1 GiB)");
 
 unsigned int shmk_max_members = 64;
 module_param_named(max_members, shmk_max_members, uint, 0444);
@@ -64,6 +94,8 @@ atomic_t shmk_stat_members = ATOMIC_INIT(0);
 atomic_long_t shmk_stat_pages = ATOMIC_LONG_INIT(0);
 atomic_t shmk_stat_waiters = ATOMIC_INIT(0);
 
+struct workqueue_struct *shmk_wq;
+
 #define SHMK_FEATURES	(SHMK_FEATURE_WAIT_ABSTIME | SHMK_FEATURE_ROBUST | \
 			 SHMK_FEATURE_PERSISTENT | SHMK_FEATURE_RDONLY | \
 			 SHMK_FEATURE_EVENTS | SHMK_FEATURE_FDINFO | \
@@ -77,11 +109,25 @@ atomic_t shmk_stat_waiters = ATOMIC_INIT(0);
 			 BIT_ULL(_IOC_NR(SHMK_IOC_SET_ROBUST)) | \
 			 BIT_ULL(_IOC_NR(SHMK_IOC_REMOVE)))
 
+/* ASCII only: the kernel's isalnum() also takes Latin-1 letters. */
+static bool shmk_name_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || (c && strchr(SHMK_NAME_PUNCT, c));
+}
+
+/* The name alphabet of uapi/linux/shmk.h: 1..63 bytes, NUL-terminated. */
 static bool shmk_name_ok(const char *name)
 {
-	size_t len = strnlen(name, SHMK_NAME_MAX);
+	size_t i, len = strnlen(name, SHMK_NAME_MAX);
 
-	return len > 0 && len < SHMK_NAME_MAX && !memchr(name, '/', len);
+	if (len == 0 || len == SHMK_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (!shmk_name_char_ok(name[i]))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -145,10 +191,36 @@ static long shmk_ioc_version(void __user *argp)
 	return 0;
 }
 
+/*
+ * The result of an ATTACH could not be written back (another thread took
+ * the page away after the probe): undo it, so that the failed call leaves
+ * no membership and, if it made the arena, no arena. Others saw a member
+ * come and go (DETACH events), nothing more.
+ */
+static void shmk_attach_undo(struct shmk_member *m, bool created)
+{
+	struct shmk_arena *arena = m->arena;
+	bool drop = false;
+
+	shmk_member_end(m, SHMK_END_DETACH, 0);
+	if (!created || !arena->persistent)
+		return;
+	mutex_lock(&shmk_registry_lock);
+	mutex_lock(&arena->lock);
+	if (!arena->members_live && arena->linked) {
+		shmk_arena_unlink(arena);
+		drop = true;
+	}
+	mutex_unlock(&arena->lock);
+	mutex_unlock(&shmk_registry_lock);
+	if (drop)
+		shmk_arena_put(arena);
+}
+
 static long shmk_ioc_attach(struct shmk_file *sf, void __user *argp)
 {
 	struct ipc_namespace *ipc_ns = current->nsproxy->ipc_ns;
-	struct shmk_arena *arena, *unlinked = NULL;
+	struct shmk_arena *arena, *fresh = NULL, *unlinked = NULL;
 	struct shmk_member *m;
 	struct shmk_attach at;
 	bool created = false;
@@ -167,6 +239,9 @@ static long shmk_ioc_attach(struct shmk_file *sf, void __user *argp)
 		return -EINVAL;
 	if (!shmk_name_ok(at.name))
 		return -EINVAL;
+	/* An argument that cannot take the result fails before any effect. */
+	if (copy_to_user(argp, &at, sizeof(at)))
+		return -EFAULT;
 
 	m = shmk_member_alloc();
 	if (!m)
@@ -178,9 +253,31 @@ static long shmk_ioc_attach(struct shmk_file *sf, void __user *argp)
 		goto out_file;
 	}
 
+	shmk_registry_gc();
 	mutex_lock(&shmk_registry_lock);
-	arena = shmk_arena_lookup(ipc_ns->ns.inum, at.name);
+	for (;;) {
+		arena = shmk_arena_lookup(ipc_ns, at.name);
+		if (arena || fresh)
+			break;
+		if (!(at.flags & SHMK_ATTACH_CREATE)) {
+			ret = -ENOENT;
+			goto out_registry;
+		}
+		/* Pages are allocated unlocked; then look again. */
+		mutex_unlock(&shmk_registry_lock);
+		fresh = shmk_arena_create(ipc_ns, at.name, at.size, at.mode,
+					  at.max_members,
+					  at.flags & SHMK_ATTACH_PERSISTENT);
+		if (IS_ERR(fresh)) {
+			ret = PTR_ERR(fresh);
+			fresh = NULL;
+			goto out_file;
+		}
+		mutex_lock(&shmk_registry_lock);
+	}
+
 	if (arena) {
+		/* Existed, or a racing creator linked it while we built ours. */
 		if ((at.flags & SHMK_ATTACH_CREATE) &&
 		    (at.flags & SHMK_ATTACH_EXCL)) {
 			ret = -EEXIST;
@@ -192,17 +289,10 @@ static long shmk_ioc_attach(struct shmk_file *sf, void __user *argp)
 			goto out_registry;
 		}
 	} else {
-		if (!(at.flags & SHMK_ATTACH_CREATE)) {
-			ret = -ENOENT;
-			goto out_registry;
-		}
-		arena = shmk_arena_create(ipc_ns->ns.inum, at.name, at.size,
-					  at.mode, at.max_members,
-					  at.flags & SHMK_ATTACH_PERSISTENT);
-		if (IS_ERR(arena)) {
-			ret = PTR_ERR(arena);
-			goto out_registry;
-		}
+		/* The registry takes our reference. */
+		shmk_arena_link(fresh);
+		arena = fresh;
+		fresh = NULL;
 		created = true;
 	}
 
@@ -215,12 +305,8 @@ static long shmk_ioc_attach(struct shmk_file *sf, void __user *argp)
 		goto out_registry;
 	}
 	mutex_unlock(&shmk_registry_lock);
-	/* Publish @m set up; pairs with shmk_file_member(). */
-	smp_store_release(&sf->member, m);
-	mutex_unlock(&sf->lock);
-
-	trace_shmk_attach(arena->id, arena->name, m->id, m->generation,
-			  current->tgid, created);
+	if (fresh)
+		shmk_arena_put(fresh);
 
 	at.member_id = m->id;
 	at.generation = m->generation;
@@ -233,9 +319,18 @@ static long shmk_ioc_attach(struct shmk_file *sf, void __user *argp)
 	at.max_members = arena->member_max;
 	at.pad = 0;
 	at.reserved = 0;
-	/* The membership stands even if the result cannot be written. */
-	if (copy_to_user(argp, &at, sizeof(at)))
+	if (copy_to_user(argp, &at, sizeof(at))) {
+		shmk_attach_undo(m, created);
+		mutex_unlock(&sf->lock);
+		shmk_member_release(m);
 		return -EFAULT;
+	}
+
+	/* Publish @m set up; pairs with shmk_file_member(). */
+	smp_store_release(&sf->member, m);
+	mutex_unlock(&sf->lock);
+	trace_shmk_attach(arena->id, arena->name, m->id, m->generation,
+			  current->tgid, created);
 	return 0;
 
 out_registry:
@@ -244,7 +339,9 @@ out_file:
 	mutex_unlock(&sf->lock);
 	if (unlinked)
 		shmk_arena_put(unlinked);
-	shmk_member_free(m);
+	if (fresh)
+		shmk_arena_put(fresh);
+	shmk_member_release(m);
 	return ret;
 }
 
@@ -355,8 +452,9 @@ static long shmk_ioc_remove(void __user *argp)
 	if (!shmk_name_ok(rm.name))
 		return -EINVAL;
 
+	shmk_registry_gc();
 	mutex_lock(&shmk_registry_lock);
-	arena = shmk_arena_lookup(ipc_ns->ns.inum, rm.name);
+	arena = shmk_arena_lookup(ipc_ns, rm.name);
 	if (!arena) {
 		ret = -ENOENT;
 		goto out;
@@ -423,53 +521,23 @@ static int shmk_open(struct inode *inode, struct file *file)
 	return nonseekable_open(inode, file);
 }
 
-static int shmk_fd_matches(const void *file, struct file *f, unsigned int fd)
-{
-	return f == file;
-}
-
-/*
- * Called on every close of a descriptor of the file, including those that
- * exit closes. Ends the membership when its owner process is going away:
- * exiting (its last thread is closing the files: use the exit code), or
- * closing its last descriptor while the file lives on elsewhere.
- */
+/* Called on every close of a descriptor of the file, exit's included. */
 static int shmk_flush(struct file *file, fl_owner_t id)
 {
 	struct shmk_file *sf = file->private_data;
 	struct shmk_member *m = shmk_file_member(sf);
-	int code;
 
-	if (!m || READ_ONCE(m->state) != SHMK_MS_LIVE || !shmk_is_owner(m))
-		return 0;
-
-	if (current->flags & PF_EXITING) {
-		/* Another thread of the group, with its own file table. */
-		if (atomic_read(&current->signal->live))
-			return 0;
-		code = current->exit_code;
-		if (code & 0x7f)
-			shmk_member_end(m, SHMK_END_SIGNAL, code & 0x7f);
-		else
-			shmk_member_end(m, SHMK_END_EXIT, (code >> 8) & 0xff);
-		return 0;
-	}
-
-	if (current->files &&
-	    !iterate_fd(current->files, 0, shmk_fd_matches, file))
-		shmk_member_end(m, SHMK_END_CLOSE, 0);
+	if (m)
+		shmk_member_flush(m, file);
 	return 0;
 }
 
 static int shmk_release(struct inode *inode, struct file *file)
 {
 	struct shmk_file *sf = file->private_data;
-	struct shmk_member *m = sf->member;
 
-	if (m) {
-		shmk_member_end(m, SHMK_END_CLOSE, 0);
-		shmk_member_free(m);
-	}
+	if (sf->member)
+		shmk_member_release(sf->member);
 	kfree(sf);
 	return 0;
 }
@@ -551,6 +619,15 @@ static int shmk_check_params(void)
 		pr_err("shmk: max_arenas must be at least 1\n");
 		return -EINVAL;
 	}
+	if (!shmk_max_arenas_per_ns || !shmk_max_arenas_per_user) {
+		pr_err("shmk: max_arenas_per_ns and max_arenas_per_user must be at least 1\n");
+		return -EINVAL;
+	}
+	if (shmk_max_bytes_per_ns < PAGE_SIZE ||
+	    shmk_max_bytes_per_user < PAGE_SIZE) {
+		pr_err("shmk: max_bytes_per_ns and max_bytes_per_user must be at least one page\n");
+		return -EINVAL;
+	}
 	if (!shmk_max_members || shmk_max_members > SHMK_MEMBERS_CAP) {
 		pr_err("shmk: max_members must be 1..%u\n", SHMK_MEMBERS_CAP);
 		return -EINVAL;
@@ -573,9 +650,14 @@ static int __init shmk_init(void)
 	if (ret)
 		return ret;
 	shmk_wait_init();
+	shmk_wq = alloc_workqueue("shmk", WQ_UNBOUND, 0);
+	if (!shmk_wq)
+		return -ENOMEM;
 	ret = misc_register(&shmk_misc);
-	if (ret)
+	if (ret) {
+		destroy_workqueue(shmk_wq);
 		return ret;
+	}
 	shmk_debugfs_init();
 	return 0;
 }
@@ -584,7 +666,10 @@ static void __exit shmk_exit(void)
 {
 	misc_deregister(&shmk_misc);
 	shmk_debugfs_exit();
+	/* The last exit work may still be returning from module_put(). */
+	destroy_workqueue(shmk_wq);
 	shmk_arenas_destroy_all();
+	shmk_registry_exit();
 	shmk_wait_exit();
 }
 

@@ -4,11 +4,14 @@
  * per-member event ring read by read() and poll().
  */
 #include <linux/cred.h>
+#include <linux/fdtable.h>
+#include <linux/module.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/workqueue.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
@@ -24,6 +27,106 @@ bool shmk_is_owner(const struct shmk_member *m)
 	return task_tgid(current) == m->owner;
 }
 
+/*
+ * Has every thread of @m's owner begun to exit? Then *@code is what
+ * wait() will report for it (exit code << 8, or the signal number), as
+ * far as it is known yet. A group exit (exit_group(), a fatal signal)
+ * sets the group's code before any thread exits; otherwise the leader's
+ * own code counts.
+ */
+static bool shmk_owner_exit_code(const struct shmk_member *m, int *code)
+{
+	struct task_struct *leader;
+	struct signal_struct *sig;
+	bool exiting = true;
+
+	*code = 0;
+	rcu_read_lock();
+	leader = pid_task(m->owner, PIDTYPE_TGID);
+	if (leader) {
+		sig = leader->signal;
+		if (READ_ONCE(sig->flags) & SIGNAL_GROUP_EXIT)
+			*code = READ_ONCE(sig->group_exit_code);
+		else if (!atomic_read(&sig->live))
+			*code = READ_ONCE(leader->exit_code);
+		else
+			exiting = false;
+	}
+	rcu_read_unlock();
+	return exiting;
+}
+
+bool shmk_owner_exiting(const struct shmk_member *m)
+{
+	int code;
+
+	return shmk_owner_exit_code(m, &code);
+}
+
+/*
+ * Wake function of the exit watch, called by the core with the owner's
+ * wait_pidfd lock held (and tasklist_lock: atomic context) when its thread
+ * group has exited, like a pidfd's poll. Everything about the death is
+ * settled then: record the wait() status and let the work end the
+ * membership in process context.
+ */
+static int shmk_owner_exited(struct wait_queue_entry *wqe, unsigned int mode,
+			     int sync, void *key)
+{
+	struct shmk_member *m = container_of(wqe, struct shmk_member,
+					     exit_wqe);
+
+	if (!thread_group_exited(m->owner) ||
+	    !shmk_owner_exit_code(m, &m->exit_code))
+		return 0;
+	/* Disarmed: the watch's reference goes with the work. */
+	list_del_init(&wqe->entry);
+	queue_work(shmk_wq, &m->exit_work);
+	return 0;
+}
+
+static void shmk_member_end_code(struct shmk_member *m, int code)
+{
+	if (code & 0x7f)
+		shmk_member_end(m, SHMK_END_SIGNAL, code & 0x7f);
+	else
+		shmk_member_end(m, SHMK_END_EXIT, (code >> 8) & 0xff);
+}
+
+static void shmk_exit_work(struct work_struct *work)
+{
+	struct shmk_member *m = container_of(work, struct shmk_member,
+					     exit_work);
+
+	shmk_member_end_code(m, m->exit_code);
+	shmk_member_put(m);
+	/* The watch pinned the module; shmk_exit() drains shmk_wq. */
+	module_put(THIS_MODULE);
+}
+
+/*
+ * Takes the watch off the owner's wait queue if it is still there.
+ * True if it was: its reference is then the caller's to drop.
+ */
+static bool shmk_watch_disarm(struct shmk_member *m)
+{
+	wait_queue_head_t *wq = &m->owner->wait_pidfd;
+	unsigned long flags;
+	bool armed;
+
+	spin_lock_irqsave(&wq->lock, flags);
+	armed = !list_empty(&m->exit_wqe.entry);
+	if (armed)
+		list_del_init(&m->exit_wqe.entry);
+	spin_unlock_irqrestore(&wq->lock, flags);
+	return armed;
+}
+
+/*
+ * A member for the calling process, with its exit watch armed: one
+ * reference for the caller's file, one for the watch (which also pins
+ * the module, as it may outlive the file).
+ */
 struct shmk_member *shmk_member_alloc(void)
 {
 	struct shmk_member *m;
@@ -39,17 +142,25 @@ struct shmk_member *shmk_member_alloc(void)
 		kfree(m);
 		return NULL;
 	}
+	kref_init(&m->ref);
 	spin_lock_init(&m->ev_lock);
 	mutex_init(&m->read_lock);
 	init_waitqueue_head(&m->ev_wq);
 	m->robust_head = SHMK_ROBUST_NONE;
 	m->owner = get_pid(task_tgid(current));
+
+	kref_get(&m->ref);
+	__module_get(THIS_MODULE);
+	INIT_WORK(&m->exit_work, shmk_exit_work);
+	init_waitqueue_func_entry(&m->exit_wqe, shmk_owner_exited);
+	/* The caller is a live thread of the owner: the watch cannot be late. */
+	add_wait_queue(&m->owner->wait_pidfd, &m->exit_wqe);
 	return m;
 }
 
-/* Frees a member that has ended (or never attached). */
-void shmk_member_free(struct shmk_member *m)
+static void shmk_member_free(struct kref *ref)
 {
+	struct shmk_member *m = container_of(ref, struct shmk_member, ref);
 	u32 i;
 
 	WARN_ON_ONCE(READ_ONCE(m->state) == SHMK_MS_LIVE);
@@ -60,6 +171,62 @@ void shmk_member_free(struct shmk_member *m)
 	if (m->arena)
 		shmk_arena_put(m->arena);
 	kfree(m);
+}
+
+void shmk_member_put(struct shmk_member *m)
+{
+	kref_put(&m->ref, shmk_member_free);
+}
+
+/*
+ * The file of @m is released. If the owner is alive, that ends the
+ * membership: SHMK_END_CLOSE. If the owner is dying (this may run in its
+ * last thread's exit, or in a kworker that dropped the last reference for
+ * it), the watch reports the death with its true status once the thread
+ * group has exited; until then the member stays live.
+ */
+void shmk_member_release(struct shmk_member *m)
+{
+	if (READ_ONCE(m->state) == SHMK_MS_LIVE && shmk_owner_exiting(m)) {
+		shmk_member_put(m);
+		return;
+	}
+	if (shmk_watch_disarm(m)) {
+		shmk_member_put(m);
+		module_put(THIS_MODULE);
+	}
+	shmk_member_end(m, SHMK_END_CLOSE, 0);
+	shmk_member_put(m);
+}
+
+/*
+ * ->flush(), in the process that closes a descriptor of @m's file:
+ * - a thread of the owner exiting (the last close of its fd table) while
+ *   the whole group exits: the death, with the group's status, now;
+ * - the owner, alive, closing its last descriptor: SHMK_END_CLOSE.
+ * Anything else leaves the membership alone: a forked child's close, or
+ * a thread with a table of its own leaving a process that lives on.
+ */
+static int shmk_fd_matches(const void *file, struct file *f, unsigned int fd)
+{
+	return f == file;
+}
+
+void shmk_member_flush(struct shmk_member *m, struct file *file)
+{
+	int code;
+
+	if (READ_ONCE(m->state) != SHMK_MS_LIVE || !shmk_is_owner(m))
+		return;
+	if (current->flags & PF_EXITING) {
+		if (shmk_owner_exit_code(m, &code))
+			shmk_member_end_code(m, code);
+		return;
+	}
+	if (current->files &&
+	    !iterate_fd(current->files, 0, shmk_fd_matches, file) &&
+	    !shmk_owner_exiting(m))
+		shmk_member_end(m, SHMK_END_CLOSE, 0);
 }
 
 /*
@@ -172,16 +339,17 @@ void shmk_member_end(struct shmk_member *m, u32 how, s32 status)
 	struct shmk_arena *arena = m->arena;
 	struct shmk_ctrl_member *cm;
 	struct shmk_kevent ev;
-	bool drop = false;
+	bool last = false;
 	u32 i;
 
 	if (!arena)
 		return;
 
-	mutex_lock(&shmk_registry_lock);
 	mutex_lock(&arena->lock);
-	if (m->state != SHMK_MS_LIVE)
-		goto out;
+	if (m->state != SHMK_MS_LIVE) {
+		mutex_unlock(&arena->lock);
+		return;
+	}
 
 	if (how != SHMK_END_DETACH)
 		shmk_robust_walk(m);
@@ -214,20 +382,15 @@ void shmk_member_end(struct shmk_member *m, u32 how, s32 status)
 		if (arena->slots[i].state == SHMK_MEMBER_LIVE)
 			shmk_event_queue(arena->slots[i].member, &ev);
 	}
-
-	if (!arena->members_live && !arena->persistent && arena->linked) {
-		shmk_arena_unlink(arena);
-		drop = true;
-	}
+	last = !arena->members_live && !arena->persistent;
 	atomic_dec(&shmk_stat_members);
 	trace_shmk_end(arena->id, m->id, m->generation, how, status);
-out:
 	mutex_unlock(&arena->lock);
-	mutex_unlock(&shmk_registry_lock);
+
 	/* Its own readers see EOF, its own WAITs return -ENOTCONN. */
 	wake_up_interruptible_poll(&m->ev_wq, EPOLLHUP | EPOLLIN | EPOLLRDNORM);
-	if (drop)
-		shmk_arena_put(arena);
+	if (last)
+		shmk_arena_unlink_unused(arena);
 }
 
 bool shmk_events_pending(struct shmk_member *m)

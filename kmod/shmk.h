@@ -7,11 +7,17 @@
  * struct shmk_arena   named shared memory: pages, kernel mappings, the member
  *                     slot table and the kernel-written control region.
  *                     Refcounted (kref): the registry holds one reference
- *                     while the name is linked, each membership holds one,
- *                     each user VMA holds one.
+ *                     while the name is linked, each membership holds one.
+ *                     Mappings reach it through their file's membership.
+ * struct shmk_ns      one IPC namespace that has arenas (registry.c): the
+ *                     names live there, and the arenas charged to it.
+ * struct shmk_user    one user (kuid) that created arenas: what is charged
+ *                     to it against the per-user limits.
  * struct shmk_member  one membership (one per attached file); owns an event
- *                     ring. Freed when its file is released, never earlier,
- *                     so every file operation may use it without a reference.
+ *                     ring. Refcounted: its file holds one reference, and the
+ *                     watch on its owner's exit (@exit_wqe) holds one while
+ *                     armed, so a member whose file is released while its
+ *                     owner is dying lives on until the death is reported.
  * struct shmk_file    file->private_data: the file's (at most one) member.
  *
  * Locks, in the order they nest (outer first)
@@ -19,23 +25,26 @@
  * 1. shmk_file.lock (mutex): serialises SHMK_IOC_ATTACH on one file.
  *    shmk_member.read_lock (mutex): serialises read() of one member's
  *    events; held across copy_to_user(), so only mmap_lock nests inside.
- * 2. mmap_lock of a process (taken by the core around ->mmap and the VMA
- *    callbacks, which may drop the last arena reference). Never taken
- *    inside the locks below.
- * 3. shmk_registry_lock (global mutex): the list of arenas, the name links
+ * 2. mmap_lock of a process (taken by the core around ->mmap and the
+ *    fault handler). Never taken inside the locks below.
+ * 3. shmk_registry_lock (global mutex): the namespace and user records and
+ *    everything charged to them, the list of arenas, the name links
  *    (@linked), the arena id counter; the final kref_put of an arena.
+ *    Held only for lookups and bookkeeping: never across work that grows
+ *    with an arena's size (page allocation and freeing run unlocked).
  * 4. shmk_arena.lock (mutex): the slot table, members_live, member state
  *    changes (attach, every kind of end), the robust list head of its
  *    members, everything written into the control region.
  * 5. shmk_member.ev_lock (spinlock): that member's event ring.
  *    shmk_bucket.lock (spinlock): the waiters hashed to that bucket.
- *    These two never nest with each other.
+ *    pid->wait_pidfd.lock (spinlock, the core's): a member's exit watch.
+ *    These never nest with each other.
  *
  * No user memory is touched (copy_{from,to}_user, get_user) while any of
  * these locks but read_lock is held: the kernel reads and writes arena
  * contents only through its own vmap() of the pages. Nothing sleeps under
  * a spinlock. Membership ends run in process context (ioctl, ->flush,
- * ->release) with the registry lock and the arena lock held.
+ * ->release, the exit work) with the arena lock held.
  */
 #ifndef _SHMK_INTERNAL_H
 #define _SHMK_INTERNAL_H
@@ -47,11 +56,13 @@
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/atomic.h>
 
 #include "../uapi/linux/shmk.h"
 
 struct file;
+struct ipc_namespace;
 struct page;
 struct pid;
 struct pid_namespace;
@@ -70,8 +81,16 @@ struct vm_area_struct;
 /* Module parameters (main.c), fixed after load. */
 extern unsigned long shmk_max_arena_size;
 extern unsigned int shmk_max_arenas;
+extern unsigned int shmk_reserved_arenas;
+extern unsigned int shmk_max_arenas_per_ns;
+extern unsigned int shmk_max_arenas_per_user;
+extern unsigned long shmk_max_bytes_per_ns;
+extern unsigned long shmk_max_bytes_per_user;
 extern unsigned int shmk_max_members;
 extern unsigned int shmk_event_queue_len;
+
+/* Ends of memberships whose owner died run here (member.c). */
+extern struct workqueue_struct *shmk_wq;
 
 /* Global counters reported by debugfs "stats". */
 extern atomic_t shmk_stat_arenas;	/* arenas allocated, not yet freed */
@@ -81,6 +100,29 @@ extern atomic_t shmk_stat_waiters;	/* tasks queued in SHMK_IOC_WAIT */
 
 extern struct mutex shmk_registry_lock;
 extern struct list_head shmk_arena_list;	/* (protected by shmk_registry_lock) */
+
+/* An IPC namespace with arenas (registry.c). */
+struct shmk_ns {
+	struct hlist_node node;		/* (protected by shmk_registry_lock) */
+	/*
+	 * The namespace's internal mqueue mount, pinned by mntget(): its
+	 * address identifies the namespace and is never reused while held.
+	 */
+	struct vfsmount *key;
+	unsigned int inum;		/* nsfs inode number, for display */
+	struct list_head arenas;	/* linked (protected by registry lock) */
+	u32 nr_arenas;			/* charged (protected by registry lock) */
+	unsigned long nr_pages;		/* charged (protected by registry lock) */
+	bool dead;			/* namespace gone (registry lock) */
+};
+
+/* A user that created arenas (registry.c). */
+struct shmk_user {
+	struct hlist_node node;		/* (protected by shmk_registry_lock) */
+	kuid_t uid;
+	u32 nr_arenas;			/* charged (protected by registry lock) */
+	unsigned long nr_pages;		/* charged (protected by registry lock) */
+};
 
 /* Kernel-side view of one member slot. */
 struct shmk_slot {
@@ -94,12 +136,15 @@ struct shmk_arena {
 	struct kref ref;
 	/* Entry in shmk_arena_list (protected by shmk_registry_lock). */
 	struct list_head node;
+	/* Entry in @ns->arenas while linked (protected by registry lock). */
+	struct list_head ns_node;
 	/* Lookup by name allowed (protected by shmk_registry_lock). */
 	bool linked;
 
 	/* Immutable after creation. */
 	u32 id;
-	unsigned int ns_inum;		/* IPC namespace key */
+	struct shmk_ns *ns;		/* charged to, and named in */
+	struct shmk_user *acct;		/* the user charged for it */
 	char name[SHMK_NAME_MAX];
 	kuid_t uid;			/* owner: creator's euid */
 	kgid_t gid;
@@ -139,12 +184,23 @@ enum shmk_member_state {
 };
 
 struct shmk_member {
+	struct kref ref;
 	/* Immutable while the member exists. */
 	struct shmk_arena *arena;	/* counted reference */
 	struct pid *owner;		/* tgid of the attaching process */
 	u32 id;
 	u32 generation;
 	u32 flags;			/* SHMK_MEMBER_F_* */
+
+	/*
+	 * The watch on the owner's death: an entry on @owner->wait_pidfd,
+	 * which the core wakes when the whole thread group has exited
+	 * (as for pidfd poll). Its callback records the wait() status in
+	 * @exit_code and queues @exit_work, which ends the membership.
+	 */
+	struct wait_queue_entry exit_wqe;	/* (owner's wait_pidfd lock) */
+	struct work_struct exit_work;
+	int exit_code;			/* set before @exit_work is queued */
 
 	/* Written under arena @lock, read locklessly with READ_ONCE. */
 	int state;			/* enum shmk_member_state */
@@ -167,14 +223,27 @@ struct shmk_file {
 	struct shmk_member *member;
 };
 
+/* registry.c */
+struct shmk_arena *shmk_arena_lookup(struct ipc_namespace *ipc_ns,
+				     const char *name);
+int shmk_registry_charge(struct shmk_arena *arena,
+			 struct ipc_namespace *ipc_ns);
+void shmk_registry_uncharge(struct shmk_arena *arena,
+			    struct vfsmount **unpin);
+void shmk_arena_link(struct shmk_arena *arena);
+void shmk_arena_unlink(struct shmk_arena *arena);
+void shmk_arena_unlink_unused(struct shmk_arena *arena);
+void shmk_registry_gc(void);
+void shmk_registry_exit(void);
+void shmk_show_users(struct seq_file *s);
+void shmk_show_namespaces(struct seq_file *s);
+
 /* arena.c */
-struct shmk_arena *shmk_arena_lookup(unsigned int ns_inum, const char *name);
-struct shmk_arena *shmk_arena_create(unsigned int ns_inum, const char *name,
-				     u64 size, umode_t mode, u32 member_max,
-				     bool persistent);
+struct shmk_arena *shmk_arena_create(struct ipc_namespace *ipc_ns,
+				     const char *name, u64 size, umode_t mode,
+				     u32 member_max, bool persistent);
 void shmk_arena_get(struct shmk_arena *arena);
 void shmk_arena_put(struct shmk_arena *arena);
-void shmk_arena_unlink(struct shmk_arena *arena);
 void shmk_ctrl_write_begin(struct shmk_arena *arena);
 void shmk_ctrl_write_end(struct shmk_arena *arena);
 struct shmk_ctrl_member *shmk_ctrl_slot(struct shmk_arena *arena, u32 id);
@@ -183,8 +252,11 @@ void shmk_arenas_destroy_all(void);
 
 /* member.c */
 bool shmk_is_owner(const struct shmk_member *m);
+bool shmk_owner_exiting(const struct shmk_member *m);
 struct shmk_member *shmk_member_alloc(void);
-void shmk_member_free(struct shmk_member *m);
+void shmk_member_put(struct shmk_member *m);
+void shmk_member_release(struct shmk_member *m);
+void shmk_member_flush(struct shmk_member *m, struct file *file);
 int shmk_member_attach(struct shmk_member *m, struct shmk_arena *arena,
 		       u32 attach_flags);
 void shmk_member_end(struct shmk_member *m, u32 how, s32 status);

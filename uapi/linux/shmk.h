@@ -36,8 +36,13 @@
 /* Bumped on any incompatible change; features are added as bits instead. */
 #define SHMK_ABI_VERSION	1
 
-/* Arena names: 1..SHMK_NAME_MAX-1 bytes, NUL-terminated, no '/'. */
+/*
+ * Arena names: 1..SHMK_NAME_MAX-1 bytes, NUL-terminated, each an ASCII
+ * letter or digit or one of SHMK_NAME_PUNCT; anything else is -EINVAL.
+ * (No spaces, controls or '/': names appear in debugfs lines and paths.)
+ */
 #define SHMK_NAME_MAX		64
+#define SHMK_NAME_PUNCT		"._:@+-"
 
 /* Member ids are 1..member_max; 0 means "no member". */
 #define SHMK_MEMBER_NONE	0
