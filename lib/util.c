@@ -81,15 +81,23 @@ int shmk_proc_starttime(int pid, uint64_t *start, int *state, int *exit_code)
 	return field > 22 ? 0 : -EIO;
 }
 
+/* The ABI's name alphabet (uapi/linux/shmk.h), on both backends. */
 int shmk_name_ok(const char *name)
 {
-	size_t len;
+	size_t i, len;
+	char c;
 
 	if (!name)
 		return -EINVAL;
 	len = strnlen(name, SHMK_NAME_MAX);
-	if (len == 0 || len >= SHMK_NAME_MAX || strchr(name, '/'))
+	if (len == 0 || len >= SHMK_NAME_MAX)
 		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || strchr(SHMK_NAME_PUNCT, c)))
+			return -EINVAL;
+	}
 	return 0;
 }
 

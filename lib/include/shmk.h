@@ -61,8 +61,8 @@ struct shmk_arena_opts {
 };
 
 /*
- * Create the arena @name (1..63 bytes, no '/') or join it if it exists
- * (unless SHMK_OPEN_EXCL). Backend: SHMK_OPEN_KMOD or SHMK_OPEN_PORTABLE
+ * Create the arena @name (1..63 bytes of [A-Za-z0-9._:@+-], else -EINVAL)
+ * or join it if it exists (unless SHMK_OPEN_EXCL). Backend: SHMK_OPEN_KMOD or SHMK_OPEN_PORTABLE
  * if given, else the SHMK_BACKEND environment variable ("kmod" or
  * "portable"), else kmod when /dev/shmk exists, else portable.
  */

@@ -292,6 +292,11 @@ static void test_args(void)
 	ok_eq(shmk_arena_create("a/b", NULL, 0, &a), -EINVAL,
 	      "name with '/': -EINVAL");
 	ok_eq(shmk_arena_create("", NULL, 0, &a), -EINVAL, "empty name");
+	ok_eq(shmk_arena_create("two words", NULL, 0, &a), -EINVAL,
+	      "a space in the name");
+	ok_eq(shmk_arena_create("line\nbreak", NULL, 0, &a), -EINVAL,
+	      "a newline in the name");
+	ok_eq(shmk_arena_create("a/b", NULL, 0, &a), -EINVAL, "a '/' in the name");
 	ok_eq(shmk_arena_create(name, NULL,
 				SHMK_OPEN_KMOD | SHMK_OPEN_PORTABLE, &a),
 	      -EINVAL, "two backends: -EINVAL");
