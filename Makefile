@@ -18,6 +18,10 @@ VMLINUZ ?= /boot/vmlinuz-$(KVER)
 BUILD := $(CURDIR)/build
 # Suites the VM runs against the real module (library ones on kmod).
 VM_SUITES := tests/kmod tests/integ tests/msg tests/tools tests/torture
+# The module's limits, tested in a VM of their own with small ones.
+LIMIT_ARGS := max_arenas=12 reserved_arenas=3 max_arenas_per_ns=6 \
+	max_arenas_per_user=4 max_bytes_per_user=1048576 \
+	max_bytes_per_ns=2097152
 # Suites the host runs (portable backend).
 HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture
 export KVER KDIR VMLINUZ BUILD
@@ -62,11 +66,13 @@ demo: deps
 
 # Every test: host then VM; one closing line for both.
 check: deps
-	@rm -f $(BUILD)/check-host.result $(BUILD)/check-vm.result
+	@rm -f $(BUILD)/check-host.result $(BUILD)/check-vm.result \
+		$(BUILD)/check-vm-limits.result
 	$(MAKE) all
 	-$(MAKE) check-host
 	-$(MAKE) check-vm
-	@scripts/check-summary.sh $(BUILD)/check-host.result $(BUILD)/check-vm.result
+	@scripts/check-summary.sh $(BUILD)/check-host.result \
+		$(BUILD)/check-vm.result $(BUILD)/check-vm-limits.result
 
 check-host: lib tests
 	@mkdir -p $(BUILD)
@@ -74,9 +80,14 @@ check-host: lib tests
 
 check-vm: module tests
 	@mkdir -p $(BUILD)
+	@rc=0; \
 	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
 		--env SHMK_BACKEND=kmod --test-timeout 120 --timeout 900 --quiet \
-		--result $(BUILD)/check-vm.result $(VM_SUITES)
+		--result $(BUILD)/check-vm.result $(VM_SUITES) || rc=1; \
+	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
+		--module-args "$(LIMIT_ARGS)" --quiet \
+		--result $(BUILD)/check-vm-limits.result tests/kmod-limits || rc=1; \
+	exit $$rc
 
 # Kill -9 torture (tests/torture/README.md), long: N rounds of kills on the
 # host (portable backend), then in the VM (kmod). make check runs 20.

@@ -18,6 +18,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#define KT_HOG_MAX	256
+
 struct asuser {
 	uid_t uid;
 	gid_t gid;
@@ -332,6 +334,84 @@ static int t_remove_perm(void)
 	return KT_PASS;
 }
 
+/* ---- no lock-out --------------------------------------------------- */
+
+/*
+ * One unprivileged user creates persistent arenas until it is refused,
+ * and leaves (the arenas stay, charged to it). Another user and root can
+ * still create: the per-user limit stopped the first one before the
+ * module's max_arenas, and root keeps reserved_arenas of its own.
+ */
+struct hog {
+	unsigned int max;	/* attempts: max_arenas + 1 */
+	char names[KT_HOG_MAX][SHMK_NAME_MAX];
+	int made;
+	int last;		/* the refusal */
+};
+
+static int hog_main(void *arg)
+{
+	struct hog *h = arg;
+	struct kt_member m;
+	unsigned int i;
+	int r = 0;
+
+	for (i = 0; i < h->max; i++) {
+		r = kt_join(&m, h->names[i], 4096, SHMK_ATTACH_CREATE |
+			    SHMK_ATTACH_EXCL | SHMK_ATTACH_PERSISTENT, 0600);
+		if (r)
+			break;
+		kt_leave(&m, true);
+	}
+	h->made = (int)i;
+	h->last = r;
+	return KT_PASS;
+}
+
+static int create_one(void *arg)
+{
+	struct kt_member m;
+
+	KT_RET(kt_join(&m, arg, 4096, SHMK_ATTACH_CREATE |
+		       SHMK_ATTACH_PERSISTENT, 0600), 0);
+	kt_leave(&m, true);
+	return KT_PASS;
+}
+
+static int t_no_lockout(void)
+{
+	char name[SHMK_NAME_MAX];
+	struct kt_params p;
+	struct hog *h;
+	unsigned int i;
+	int made, last;
+
+	KT_RET(kt_params(&p), 0);
+	if (p.max_arenas + 1 > KT_HOG_MAX)
+		return kt_skip("max_arenas %u is more than this test names",
+			       p.max_arenas);
+	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	KT_TRUE(h != MAP_FAILED);
+	h->max = p.max_arenas + 1;
+	for (i = 0; i < h->max; i++)
+		kt_name(h->names[i], "hog");
+	KT_EQ(run_as(1000, 1000, hog_main, h), KT_PASS);
+	made = h->made;
+	last = h->last;
+	munmap(h, sizeof(*h));
+	kt_diag("uid 1000 made %d persistent arenas, then %s", made,
+		kt_errname(last));
+	KT_RET(last, -ENOSPC);
+	KT_TRUE(made < (int)p.max_arenas);
+	/* Another user, then root. */
+	kt_name(name, "after");
+	KT_EQ(run_as(2000, 2000, create_one, name), KT_PASS);
+	kt_name(name, "root");
+	KT_EQ(create_one(name), KT_PASS);
+	return KT_PASS;
+}
+
 /* ---- IPC namespaces --------------------------------------------------- */
 
 struct nsarg {
@@ -421,6 +501,8 @@ static const struct kt_case cases[] = {
 	{ "remove: other uid -> EPERM; owner and root may", t_remove_perm },
 	{ "IPC namespace: parent's arena invisible, same name creatable",
 	  t_ipc_namespace },
+	{ "no lock-out: a user's persistent arenas leave room for others and root",
+	  t_no_lockout },
 };
 
 int main(int argc, char **argv)
