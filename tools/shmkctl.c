@@ -363,14 +363,97 @@ static int read_all(const char *path, char **out)
 
 static const char *const feature_names[] = {
 	"wait-abstime", "robust", "persistent", "rdonly", "events", "fdinfo",
+	"max-members",
 };
+#define NR_FEATURE_NAMES (int)(sizeof(feature_names) / sizeof(feature_names[0]))
+
+static const char *const params[] = {
+	"max_arena_size", "max_arenas", "reserved_arenas",
+	"max_arenas_per_ns", "max_bytes_per_ns", "max_arenas_per_user",
+	"max_bytes_per_user", "max_members", "event_queue_len",
+};
+#define NR_PARAMS (int)(sizeof(params) / sizeof(params[0]))
+
+/* A module parameter, or -1 if the module has none of that name. */
+static long long param(const char *name)
+{
+	char path[128], pbuf[64];
+
+	snprintf(path, sizeof(path), PARAMS_DIR "/%s", name);
+	if (read_text(path, pbuf, sizeof(pbuf)))
+		return -1;
+	return strtoll(pbuf, NULL, 10);
+}
+
+/*
+ * What is charged to each user and namespace (debugfs users and
+ * namespaces, kmod/registry.c), beside the limits.
+ */
+static void stats_charges(void)
+{
+	char *text = NULL, *line, *save = NULL, state[8];
+	unsigned long long id, arenas, bytes;
+
+	if (opt.json)
+		j_begin("users", '[');
+	else
+		printf("users: arenas of max_arenas_per_user %lld, bytes of max_bytes_per_user %lld\n",
+		       param("max_arenas_per_user"), param("max_bytes_per_user"));
+	if (read_all(DEBUGFS_DIR "/users", &text) == 0) {
+		for (line = strtok_r(text, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			if (sscanf(line, "%llu %llu %llu", &id, &arenas,
+				   &bytes) != 3)
+				continue;
+			if (opt.json) {
+				j_begin(NULL, '{');
+				j_u64("uid", id);
+				j_u64("arenas", arenas);
+				j_u64("bytes", bytes);
+				j_end('}');
+			} else {
+				printf("  uid %llu: %llu arenas, %llu bytes\n",
+				       id, arenas, bytes);
+			}
+		}
+	}
+	free(text);
+	text = NULL;
+	save = NULL;
+	if (opt.json) {
+		j_end(']');
+		j_begin("namespaces", '[');
+	} else {
+		printf("ipc namespaces: arenas of max_arenas_per_ns %lld, bytes of max_bytes_per_ns %lld\n",
+		       param("max_arenas_per_ns"), param("max_bytes_per_ns"));
+	}
+	if (read_all(DEBUGFS_DIR "/namespaces", &text) == 0) {
+		for (line = strtok_r(text, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			if (sscanf(line, "%llu %llu %llu %7s", &id, &arenas,
+				   &bytes, state) != 4)
+				continue;
+			if (opt.json) {
+				j_begin(NULL, '{');
+				j_u64("inode", id);
+				j_u64("arenas", arenas);
+				j_u64("bytes", bytes);
+				j_str("state", state);
+				j_end('}');
+			} else {
+				printf("  ipc:[%llu] (%s): %llu arenas, %llu bytes\n",
+				       id, state, arenas, bytes);
+			}
+		}
+	}
+	free(text);
+	if (opt.json)
+		j_end(']');
+}
 
 static int cmd_stats(void)
 {
-	static const char *const params[] = {
-		"max_arena_size", "max_arenas", "max_members", "event_queue_len",
-	};
-	char keys[8][32], text[1024], pbuf[64], path[128];
+	char keys[8][32], text[1024];
 	long long vals[8];
 	struct shmk_version v;
 	int fd, r, n = 0, i;
@@ -409,7 +492,7 @@ static int cmd_stats(void)
 		j_u64("abi_version", v.kernel_abi_version);
 		j_u64("features", v.features);
 		j_begin("feature_names", '[');
-		for (i = 0; i < 6; i++)
+		for (i = 0; i < NR_FEATURE_NAMES; i++)
 			if (v.features & (1ULL << i))
 				j_str(NULL, feature_names[i]);
 		j_end(']');
@@ -420,18 +503,16 @@ static int cmd_stats(void)
 		j_u64("event_queue_len", v.event_queue_len);
 		j_end('}');
 		j_begin("parameters", '{');
-		for (i = 0; i < 4; i++) {
-			snprintf(path, sizeof(path), PARAMS_DIR "/%s",
-				 params[i]);
-			if (read_text(path, pbuf, sizeof(pbuf)) == 0)
-				j_u64(params[i], strtoull(pbuf, NULL, 10));
-		}
+		for (i = 0; i < NR_PARAMS; i++)
+			if (param(params[i]) >= 0)
+				j_u64(params[i], (uint64_t)param(params[i]));
 		j_end('}');
 		if (r == 0) {
 			j_begin("counters", '{');
 			for (i = 0; i < n; i++)
 				j_i64(keys[i], vals[i]);
 			j_end('}');
+			stats_charges();
 		} else {
 			j_null("counters");
 		}
@@ -440,7 +521,7 @@ static int cmd_stats(void)
 		printf("module: abi %u, features 0x%" PRIx64 " (",
 		       v.kernel_abi_version, (uint64_t)v.features);
 		first = true;
-		for (i = 0; i < 6; i++) {
+		for (i = 0; i < NR_FEATURE_NAMES; i++) {
 			if (v.features & (1ULL << i)) {
 				printf("%s%s", first ? "" : " ",
 				       feature_names[i]);
@@ -448,11 +529,16 @@ static int cmd_stats(void)
 			}
 		}
 		printf(")\n");
-		printf("limits: max_arena_size %" PRIu64 ", max_arenas %u, max_members %u, event_queue_len %u\n",
-		       (uint64_t)v.arena_size_max, v.arenas_max, v.member_max,
-		       v.event_queue_len);
+		printf("limits:");
+		for (i = 0; i < NR_PARAMS; i++)
+			if (param(params[i]) >= 0)
+				printf("%s %s %lld", i ? "," : "", params[i],
+				       param(params[i]));
+		printf("\n");
 		for (i = 0; i < n; i++)
 			printf("%s %lld\n", keys[i], vals[i]);
+		if (r == 0)
+			stats_charges();
 	}
 	if (r) {
 		fail(-r, "stats: %s/stats", DEBUGFS_DIR);

@@ -363,11 +363,22 @@ static void test_backend(const char *be)
 			    "kmod: stats counts >= 1 arena and member (%lld, %lld)",
 			    arenas, members))
 			tt_diag_text("output", r.out);
+		/* Our arena is charged to us and to our namespace. */
+		p = strstr(r.out, "\n  uid ");
+		if (!tap_ok(p && (long long)strtoull(p + 7, NULL, 10) ==
+				 (long long)geteuid() &&
+			    strstr(r.out, "max_arenas_per_user") &&
+			    strstr(r.out, "\n  ipc:["),
+			    "kmod: stats shows the arenas charged per user and per namespace"))
+			tt_diag_text("output", r.out);
 		tt_run_free(&r);
 		run_ctl(&r, NULL, "--json", "stats", NULL, NULL);
 		tap_ok(r.status == 0 && json_balanced(r.out) &&
-		       strstr(r.out, "\"counters\": {") != NULL,
-		       "kmod: stats --json has the counters");
+		       strstr(r.out, "\"counters\": {") != NULL &&
+		       strstr(r.out, "\"users\": [") != NULL &&
+		       strstr(r.out, "\"namespaces\": [") != NULL &&
+		       strstr(r.out, "\"max_arenas_per_user\":") != NULL,
+		       "kmod: stats --json has the counters, charges and limits");
 		tt_run_free(&r);
 	}
 
