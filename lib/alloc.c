@@ -76,6 +76,34 @@ static inline uint64_t heap_end(const struct shmk_arena *a)
 	return a->g.heap_off + ((uint64_t)a->g.npages << LM_PAGE_SHIFT);
 }
 
+/* ---- probe arguments (only computed while a tracer is attached) ------ */
+
+/* Bytes of the block an allocation of @size gets (its rounded size). */
+static inline uint64_t block_bytes(uint64_t size)
+{
+	if (size <= SHMK_ALLOC_SMALL_MAX)
+		return lm_classes[size_class(size ? size : 1)].size;
+	return (size + LM_PAGE - 1) & ~(uint64_t)(LM_PAGE - 1);
+}
+
+/* Free heap pages now, in bytes (read without the heap lock). */
+static inline uint64_t heap_free_bytes(const struct shmk_arena *a)
+{
+	return (uint64_t)ld_rlx(&a->hdr->free_pages) << LM_PAGE_SHIFT;
+}
+
+static inline uint64_t heap_bytes(const struct shmk_arena *a)
+{
+	return (uint64_t)a->g.npages << LM_PAGE_SHIFT;
+}
+
+#define PROBE_ALLOC(a, off, size)					\
+	PROBE_A(alloc, a, (uint64_t)(size), block_bytes(size),		\
+		heap_free_bytes(a), heap_bytes(a), off)
+#define PROBE_FREE(a, off, bytes, owner)				\
+	PROBE_A(free, a, (uint64_t)(bytes), (uint32_t)(owner),		\
+		heap_free_bytes(a), heap_bytes(a), off)
+
 static uint64_t free_seq_off(void)
 {
 	return offsetof(struct lm_hdr, free_seq);
@@ -761,7 +789,7 @@ int lm_alloc(struct shmk_arena *a, uint64_t size, unsigned int flags,
 		size = 1;
 	r = alloc_once(a, size, flags, off);
 	if (likely(r != -ENOMEM) || !(flags & SHMK_ALLOC_WAIT))
-		return r;
+		goto out;
 	/*
 	 * Wait for memory: announce ourselves in waiters, then re-check;
 	 * every free that sees waiters != 0 bumps free_seq and wakes it.
@@ -772,8 +800,9 @@ int lm_alloc(struct shmk_arena *a, uint64_t size, unsigned int flags,
 		r = alloc_once(a, size, flags, off);
 		if (r != -ENOMEM) {
 			fsub_sc(&a->hdr->waiters, 1);
-			return r;
+			goto out;
 		}
+		PROBE_A(alloc_wait, a, size);
 		w = shmk_wait_internal(a, free_seq_off(), seq, abs,
 				       LM_WAIT_NOLOCALQ);
 		fsub_sc(&a->hdr->waiters, 1);
@@ -784,6 +813,10 @@ int lm_alloc(struct shmk_arena *a, uint64_t size, unsigned int flags,
 		else if (w < 0 && w != -EAGAIN)
 			return w;
 	}
+out:
+	if (r == 0)
+		PROBE_ALLOC(a, *off, size);
+	return r;
 }
 
 /* ---- lookups and free ------------------------------------------------ */
@@ -908,8 +941,11 @@ static int large_free(struct shmk_arena *a, const struct blk *b, bool buffer)
 		r = 0;
 	}
 	lm_heap_unlock(a);
-	if (r == 0)
+	if (r == 0) {
 		wake_free(a);
+		PROBE_FREE(a, lm_page_off(a, b->p),
+			   (uint64_t)b->npages << LM_PAGE_SHIFT, owner);
+	}
 	return r;
 }
 
@@ -938,6 +974,7 @@ int lm_free(struct shmk_arena *a, uint64_t off, bool buffer)
 	/* only the bit is tested: one "lock btr" */
 	if (!(fand_sc(&bits[w], ~bit) & bit))
 		return buffer ? 0 : -EINVAL;
+	PROBE_FREE(a, off, lm_classes[b.c].size, b.owner);
 	note_free(a);
 	if (!ld_rlx(&bits[w]) && ld_rlx(&a->cur[b.c]) != b.p + 1 &&
 	    chunk_empty(a, b.p, b.c)) {
@@ -1312,7 +1349,7 @@ SHMK_EXPORT int shmk_alloc(struct shmk_arena *a, size_t size,
 		c = size_class(size);
 		cur = ld_acq(&a->cur[c]);
 		if (likely(cur) && chunk_take(a, cur - 1, c, off)) {
-			PROBE3(alloc, a->id, *off, size);
+			PROBE_ALLOC(a, *off, size);
 			return 0;
 		}
 	}
@@ -1328,8 +1365,7 @@ SHMK_EXPORT int shmk_alloc(struct shmk_arena *a, size_t size,
 		r = lm_alloc(a, size, flags, abs, off);
 		ERRNO_RESTORE;
 	}
-	if (r == 0) {
-		PROBE3(alloc, a->id, *off, size);
+	if (r == 0) {	/* lm_alloc() fired shmk:alloc */
 		if (flags & SHMK_ALLOC_ZERO) {
 			usable = size <= SHMK_ALLOC_SMALL_MAX ?
 				lm_classes[size_class(size ? size : 1)].size :
@@ -1347,9 +1383,7 @@ SHMK_EXPORT int shmk_free(struct shmk_arena *a, uint64_t off)
 
 	if (r)
 		return r;
-	r = lm_free(a, off, false);
-	if (r == 0)
-		PROBE2(free, a->id, off);
+	r = lm_free(a, off, false);	/* fires shmk:free */
 	ERRNO_RESTORE;
 	return r;
 }

@@ -349,7 +349,7 @@ static int reclaim_one(struct shmk_arena *a, uint32_t id, uint32_t gen)
 		if (cas_sc(&s->ctl, &c, mine))
 			break;
 	}
-	PROBE3(cleanup, a->id, id, gen);
+	PROBE_A(cleanup, a, id, gen);
 	CRASHPOINT("reclaim:claimed");
 	r = lm_journal_resolve_all(a, id);
 	if (r == 0)
@@ -541,6 +541,8 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 	if (r)
 		goto fail;
 	r = lib_init(a, o);
+	if (r == 0 && !a->trace_id)
+		a->trace_id = ld_rlx(&a->hdr->seed) | SHMK_TRACE_ID_LIB;
 	if (r == 0)
 		r = lib_attach(a);
 	if (r) {
@@ -549,6 +551,8 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 		a->be->close(a, false);
 		goto fail;
 	}
+	PROBE_A(attach, a, a->gen, a->be->name,
+		(a->created ? 1U : 0U) | (a->rdonly ? 2U : 0U));
 	*out = a;
 	return 0;
 fail:
@@ -596,6 +600,7 @@ SHMK_EXPORT int shmk_arena_detach(struct shmk_arena *a)
 		r = lm_reclaim(a, a->id, a->gen);
 		a->be->set_robust(a, SHMK_ROBUST_NONE);
 	}
+	PROBE_A(detach, a, a->gen);
 	a->be->close(a, true);
 	arena_free(a);
 	ERRNO_RESTORE;
@@ -688,6 +693,9 @@ int shmk_ev_push(struct shmk_arena *a, const struct shmk_event *ev)
 	uint64_t one = 1;
 	unsigned int i;
 
+	if (ev->type == SHMK_EVENT_EXIT)
+		PROBE_A(end, a, ev->member_id, ev->how, ev->status,
+			ev->generation, ev->pid);
 	if (ev->type == SHMK_EVENT_EXIT && ev->member_id != a->id &&
 	    !a->rdonly) {
 		if (a->rcq_len == a->rcq_cap) {

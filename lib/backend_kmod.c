@@ -113,6 +113,7 @@ static int km_open(struct shmk_arena *a, const char *name,
 		goto fail;
 	a->id = at.member_id;
 	a->gen = at.generation;
+	a->trace_id = at.arena_id;
 	a->created = !!(at.out_flags & SHMK_ATTACHED_CREATED);
 
 	p = mmap(NULL, at.ctrl_size, PROT_READ, MAP_SHARED, k->fd,
@@ -193,9 +194,9 @@ static int km_wait(struct shmk_arena *a, uint64_t off, uint32_t expected,
 	} else {
 		w.timeout_ns = -1;
 	}
-	PROBE4(wait, a->id, off, expected, w.timeout_ns);
+	PROBE_A(wait, a, off, expected, w.timeout_ns);
 	r = km_ioctl(KM(a)->fd, SHMK_IOC_WAIT, &w);
-	PROBE3(wait_done, a->id, off, r);
+	PROBE_A(wait_done, a, off, r);
 	return r;
 }
 
@@ -206,7 +207,7 @@ static int km_wake(struct shmk_arena *a, uint64_t off, uint32_t n)
 	memset(&k, 0, sizeof(k));
 	k.offset = off;
 	k.count = n;
-	PROBE3(wake, a->id, off, n);
+	PROBE_A(wake, a, off, n);
 	return km_ioctl(KM(a)->fd, SHMK_IOC_WAKE, &k);
 }
 

@@ -942,8 +942,8 @@ static int pt_wait(struct shmk_arena *a, uint64_t off, uint32_t expected,
 	long r;
 	int ret;
 
-	PROBE4(wait, a->id, off, expected,
-	       abs ? (int64_t)abs->tv_sec * 1000000000LL + abs->tv_nsec : -1);
+	PROBE_A(wait, a, off, expected,
+		abs ? (int64_t)abs->tv_sec * 1000000000LL + abs->tv_nsec : -1);
 	if (events)
 		st_sc(&me->wait_off, off + 1);
 	/*
@@ -1004,7 +1004,7 @@ static int pt_wait(struct shmk_arena *a, uint64_t off, uint32_t expected,
 out:
 	if (events)
 		st_sc(&me->wait_off, 0);
-	PROBE3(wait_done, a->id, off, ret);
+	PROBE_A(wait_done, a, off, ret);
 	return ret;
 }
 
@@ -1014,7 +1014,7 @@ static int pt_wake(struct shmk_arena *a, uint64_t off, uint32_t n)
 
 	if (n == 0)
 		return -EINVAL;
-	PROBE3(wake, a->id, off, n);
+	PROBE_A(wake, a, off, n);
 	r = sys_futex(A_PTR(a, off), FUTEX_WAKE,
 		      n > INT32_MAX ? INT32_MAX : n, NULL, 0);
 	return r < 0 ? -errno : (int)r;

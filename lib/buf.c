@@ -324,7 +324,7 @@ static int drop_ref(struct shmk_arena *a, uint32_t table, uint32_t idx,
 	}
 	j_clear(j);
 	j_release(a, jb);
-	PROBE3(buf_drop, a->id, x, rc - 1);
+	PROBE_A(buf_drop, a, x, rc - 1);
 	return 0;
 }
 
@@ -673,7 +673,7 @@ SHMK_EXPORT int shmk_buf_create(struct shmk_arena *a, size_t size,
 	if (r == 0 && (alloc_flags & SHMK_ALLOC_ZERO))
 		memset(a->base + x + LB_HDR + headroom, 0, size);
 	if (r == 0)
-		PROBE3(buf_create, a->id, x, size);
+		PROBE_A(buf_create, a, x, (uint64_t)size);
 	ERRNO_RESTORE;
 	return r;
 }
@@ -722,7 +722,7 @@ SHMK_EXPORT int shmk_buf_clone(struct shmk_arena *a, shmk_ref_t ref,
 	j_clear(j);
 	lm_lock_release(a, x);
 	*out = idx + 1;
-	PROBE3(buf_clone, a->id, x, rc + 1);
+	PROBE_A(buf_clone, a, x, rc + 1);
 out:
 	j_release(a, jb);
 	ERRNO_RESTORE;

@@ -169,6 +169,7 @@ struct shmk_queue {
 	uint32_t cap, mask, nlanes, ents_per_blk;
 	uint32_t me_gen18;
 	bool consumer;			/* created it or took over */
+	bool sess;			/* a session's queue (probes only) */
 	bool need_repair;		/* an event was seen: repair first */
 	/* consumer */
 	uint64_t head;
@@ -234,6 +235,29 @@ void mq_stop_consuming(struct shmk_queue *q);
 int mq_close(struct shmk_queue *q, const struct timespec *abs);
 int mq_hand_over(struct shmk_queue *q, uint32_t id, uint32_t gen);
 uint64_t mq_consumer(struct shmk_queue *q);
+
+/* ---- probe arguments (shmk:send, shmk:recv, shmk:queue_full) ----------- */
+
+/*
+ * A message's sequence in its receiver's queue: the ring position, or for
+ * an entry of overflow lane @lane its index there, bit 63 set.
+ */
+#define MQ_LANE_SEQ(lane, idx)	((1ULL << 63) | ((uint64_t)(lane) << 48) | \
+				 ((uint64_t)(idx) & ((1ULL << 48) - 1)))
+/* Bit 32 of the flags argument: a session's queue (kind in bits 8..15). */
+#define MQ_PROBE_SESSION	(1ULL << 32)
+
+static inline uint64_t mq_probe_flags(const struct shmk_queue *q,
+				      uint32_t flags)
+{
+	return (uint64_t)flags | (q->sess ? MQ_PROBE_SESSION : 0);
+}
+
+/* Member id of the queue's consumer (0: closed). */
+static inline uint32_t mq_probe_cons(const struct shmk_queue *q)
+{
+	return (uint32_t)(ld_rlx(&q->h->cons) >> 32);
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 

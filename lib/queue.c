@@ -327,6 +327,10 @@ static int ring_try(struct shmk_queue *q, const struct shmk_qmsg *m)
 			st_rlx(&s->sender, a->id);
 			st_rlx(&s->sender_gen, a->gen);
 			MSG_CRASH("send:filled");
+			/* before publishing: its shmk:recv comes after */
+			PROBE_A(send, a, mq_probe_cons(q), m->tag, m->len,
+				pos - ld_rlx(&h->head),
+				mq_probe_flags(q, m->flags), q->off, pos);
 			st_rel(&s->ctl, SC_MAKE(pos, SC_FULL, a->id,
 						q->me_gen18));
 			q->last_pos = pos + 1;
@@ -820,6 +824,11 @@ static int lane_send(struct shmk_queue *q, const struct shmk_qmsg *m)
 	e->len = m->len;
 	e->flags = m->flags;
 	e->sender_gen = q->a->gen;
+	PROBE_A(send, q->a, mq_probe_cons(q), m->tag, m->len,
+		ld_rlx(&q->h->tail) - ld_rlx(&q->h->head) +
+		q->wcount - ld_rlx(&L->rcount),
+		mq_probe_flags(q, m->flags), q->off,
+		MQ_LANE_SEQ(q->my_lane, q->wcount));
 	st_rel(&L->wcount, ++q->wcount);
 	pend_set(q, (uint32_t)q->my_lane);
 	return 0;
@@ -891,10 +900,12 @@ int mq_send(struct shmk_queue *q, const struct shmk_qmsg *m,
 	if (!(flags & SHMK_QSEND_WAIT) || (abs && shmk_deadline_passed(abs))) {
 		if (cons_gone(q))
 			return -EPIPE;
+		PROBE_A(queue_full, q->a, mq_probe_cons(q), 0, q->off);
 		if (ld_rlx(&h->tk_next) != ld_rlx(&h->tk_serve))
 			tk_admit(q);	/* the line moves on */
 		return -EAGAIN;
 	}
+	PROBE_A(queue_full, q->a, mq_probe_cons(q), 1, q->off);
 	r = send_wait(q, m, abs);
 	if (r == 0) {
 		q->st_sent++;
@@ -1030,6 +1041,7 @@ static unsigned int lane_take(struct shmk_queue *q, uint32_t i, uint64_t head,
 	if (k == 0)
 		return 0;
 	for (j = 0; j < k; j++) {
+		uint32_t f = m[j].flags;
 		int v = fn ? fn(ctx, &m[j]) : MQ_TAKE;
 
 		if (v == MQ_KEEP) {
@@ -1041,6 +1053,8 @@ static unsigned int lane_take(struct shmk_queue *q, uint32_t i, uint64_t head,
 		}
 		if (v == MQ_DROP)
 			continue;
+		PROBE_A(recv, q->a, id, m[j].tag, m[j].len,
+			mq_probe_flags(q, f), q->off, MQ_LANE_SEQ(i, r + j));
 		if (out != j)
 			m[out] = m[j];
 		out++;
@@ -1097,6 +1111,7 @@ static unsigned int drain(struct shmk_queue *q, struct shmk_qmsg *m,
 	unsigned int got = 0;
 	struct mq_slot *s;
 	bool moved = false, stop = false;
+	uint32_t f;
 	int v;
 
 	while (got < n) {
@@ -1110,6 +1125,7 @@ static unsigned int drain(struct shmk_queue *q, struct shmk_qmsg *m,
 		m[got].flags = ld_rlx(&s->flags);
 		m[got].sender = ld_rlx(&s->sender);
 		m[got].sender_gen = ld_rlx(&s->sender_gen);
+		f = m[got].flags;
 		v = fn ? fn(ctx, &m[got]) : MQ_TAKE;
 		if (v == MQ_KEEP) {
 			stop = true;
@@ -1120,6 +1136,8 @@ static unsigned int drain(struct shmk_queue *q, struct shmk_qmsg *m,
 		head++;
 		if (v == MQ_DROP)
 			continue;
+		PROBE_A(recv, q->a, m[got].sender, m[got].tag, m[got].len,
+			mq_probe_flags(q, f), q->off, head - 1);
 		got++;
 		if (v == MQ_LAST) {
 			stop = true;

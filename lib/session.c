@@ -346,6 +346,27 @@ static int qsend(struct shmk_queue *q, uint32_t kind, uint64_t val,
 	return mq_send(q, &m, abs ? SHMK_QSEND_WAIT : 0, abs);
 }
 
+/* A session's queues are marked so: shmk:send/recv tell their kind. */
+static int sq_create(struct shmk_arena *a, const struct shmk_queue_opts *o,
+		     struct shmk_queue **q)
+{
+	int r = shmk_queue_create(a, o, q);
+
+	if (r == 0)
+		(*q)->sess = true;
+	return r;
+}
+
+static int sq_open(struct shmk_arena *a, uint64_t token,
+		   struct shmk_queue **q)
+{
+	int r = shmk_queue_open(a, token, q);
+
+	if (r == 0)
+		(*q)->sess = true;
+	return r;
+}
+
 /* ---- the fd watcher ------------------------------------------------------- */
 
 static void *watcher(void *arg)
@@ -729,7 +750,7 @@ static void srv_connect(struct shmk_session *s, struct shmk_qmsg *m)
 
 	if (slot < NCONN)
 		srv_rearm(s, 1U << slot);
-	if (!p || shmk_queue_open(s->a, m->val, &q)) {
+	if (!p || sq_open(s->a, m->val, &q)) {
 		s->dropped++;
 		return;
 	}
@@ -851,7 +872,7 @@ static int srv_handover(struct shmk_session *s, struct shmk_qmsg *m)
 	uint64_t tok, rv;
 	int r;
 
-	if (s->state != ST_RUN || shmk_queue_open(s->a, m->val, &hq)) {
+	if (s->state != ST_RUN || sq_open(s->a, m->val, &hq)) {
 		s->dropped++;
 		return -EINVAL;
 	}
@@ -974,11 +995,11 @@ static int srv_takeover(struct shmk_session *s, const struct ms_dir *d,
 	int r, n, i;
 	bool done = false;
 
-	r = shmk_queue_create(s->a, &qo, &s->hoq);
+	r = sq_create(s->a, &qo, &s->hoq);
 	if (r)
 		return r;
 	for (i = 0; i < NCONN && !sq; i++)
-		if (d->conn_tok[i] && shmk_queue_open(s->a, d->conn_tok[i], &sq))
+		if (d->conn_tok[i] && sq_open(s->a, d->conn_tok[i], &sq))
 			sq = NULL;
 	if (!sq) {
 		r = -EAGAIN;
@@ -1034,7 +1055,7 @@ static int srv_takeover(struct shmk_session *s, const struct ms_dir *d,
 				continue;
 			}
 			if (KIND(m[i].flags) != K_HO_CLIENT ||
-			    shmk_queue_open(s->a, m[i].val, &cq))
+			    sq_open(s->a, m[i].val, &cq))
 				continue;
 			c = ld_acq(&cq->h->cons);
 			p = peer_of(s, m[i].len);
@@ -1187,7 +1208,7 @@ SHMK_EXPORT int shmk_server_start(const char *name,
 			qo.lanes = s->max_clients + 2;
 		}
 		if (!s->myq) {
-			r = shmk_queue_create(s->a, &qo, &s->myq);
+			r = sq_create(s->a, &qo, &s->myq);
 			if (r)
 				goto fail;
 		}
@@ -1234,7 +1255,7 @@ SHMK_EXPORT int shmk_server_publish(struct shmk_session *s, unsigned int topic,
 {
 	struct shmk_qmsg m;
 	shmk_ref_t c;
-	uint64_t tok;
+	uint64_t tok, skipped = s ? s->pub_skipped : 0;
 	size_t len = 0;
 	uint32_t i;
 	int n = 0, r;
@@ -1287,6 +1308,8 @@ SHMK_EXPORT int shmk_server_publish(struct shmk_session *s, unsigned int topic,
 		n++;
 		s->sent++;
 	}
+	PROBE_A(publish, s->a, topic, (uint32_t)n, (uint32_t)len, tag,
+		(uint32_t)(s->pub_skipped - skipped));
 	ERRNO_RESTORE;
 	return n;
 }
@@ -1385,7 +1408,7 @@ static int cli_try(struct shmk_session *s, const struct timespec *abs)
 	}
 	for (i = 0; i < NCONN; i++)
 		if (d.conn_tok[i] &&
-		    shmk_queue_open(s->a, d.conn_tok[i], &s->srvq) == 0)
+		    sq_open(s->a, d.conn_tok[i], &s->srvq) == 0)
 			break;
 	if (i == NCONN)
 		return -EAGAIN;	/* all taken now: wait for new ones */
@@ -1657,7 +1680,7 @@ SHMK_EXPORT int shmk_client_connect(const char *name,
 		qo.flags = SHMK_QUEUE_UNBOUNDED;
 		qo.lanes = 4;
 	}
-	r = shmk_queue_create(s->a, &qo, &s->myq);
+	r = sq_create(s->a, &qo, &s->myq);
 	if (r)
 		goto fail;
 	s->state = ST_GONE;

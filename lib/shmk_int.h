@@ -57,17 +57,60 @@ extern void (*shmk__test_hook)(const char *where);
 #define CRASHPOINT(w)	do { } while (0)
 #endif
 
-/* ---- USDT probes ----------------------------------------------------- */
+/* ---- USDT probes -----------------------------------------------------
+ * Provider "shmk"; every probe and its arguments are documented in
+ * tools/man/shmk-tracing.7. Each starts with (arena, name, member): the
+ * arena's trace id (struct shmk_arena.trace_id), its name and the id of
+ * the member that fires it; PROBE_A() passes those three from a handle.
+ *
+ * Every probe has a semaphore (sys/sdt.h _SDT_HAS_SEMAPHORES): a tracer
+ * that attaches raises it, and the arguments, some of which cost a load
+ * from another CPU's cache line, are only computed while it is raised.
+ * Unattached, a probe costs one load and a branch not taken. Arguments
+ * are passed in registers or as constants (constraint "nr"), which every
+ * USDT reader decodes. SHMK_NO_SDT builds the library without them.
+ * A new probe goes into SHMK_PROBES (util.c defines the semaphores).
+ */
+#define SHMK_PROBES(X)							\
+	X(attach) X(detach) X(end) X(cleanup)				\
+	X(wait) X(wait_done) X(wake)					\
+	X(alloc) X(alloc_wait) X(free)					\
+	X(buf_create) X(buf_clone) X(buf_drop)				\
+	X(send) X(recv) X(queue_full) X(publish)
+
 #ifdef SHMK_NO_SDT
-#define PROBE2(n, a, b)			do { } while (0)
-#define PROBE3(n, a, b, c)		do { } while (0)
-#define PROBE4(n, a, b, c, d)		do { } while (0)
+#define PROBE_ON(n)		0
+/* The arguments count as used (no warnings) and the call is dropped. */
+static inline void shmk_no_probe(int n, ...)
+{
+	(void)n;
+}
+#define PROBE(n, ...)	do {						\
+	if (0)								\
+		shmk_no_probe(0, __VA_ARGS__);				\
+} while (0)
 #else
+#define _SDT_HAS_SEMAPHORES	1
+#define SDT_USE_VARIADIC	1
+#define STAP_SDT_ARG_CONSTRAINT	nr
 #include <sys/sdt.h>
-#define PROBE2(n, a, b)			DTRACE_PROBE2(shmk, n, a, b)
-#define PROBE3(n, a, b, c)		DTRACE_PROBE3(shmk, n, a, b, c)
-#define PROBE4(n, a, b, c, d)		DTRACE_PROBE4(shmk, n, a, b, c, d)
+#define SHMK_SEM_DECL(n) \
+	extern unsigned short shmk_##n##_semaphore \
+		__attribute__((visibility("hidden")));
+SHMK_PROBES(SHMK_SEM_DECL)
+#undef SHMK_SEM_DECL
+/* Is a tracer attached to probe @n? */
+#define PROBE_ON(n)		unlikely(shmk_##n##_semaphore)
+#define PROBE(n, ...)	do {						\
+	if (PROBE_ON(n))						\
+		STAP_PROBEV(shmk, n, __VA_ARGS__);			\
+} while (0)
 #endif
+/* Probe @n with the common (arena, name, member) of handle @a first. */
+#define PROBE_A(n, a, ...) \
+	PROBE(n, (a)->trace_id, (const char *)(a)->name, (a)->id, __VA_ARGS__)
+/* Portable arenas: trace id = the header's random seed with this bit. */
+#define SHMK_TRACE_ID_LIB	(1ULL << 63)
 
 /* ======================================================================
  * Layout of the user region (arena offsets).
@@ -315,6 +358,12 @@ struct shmk_arena {
 	uint64_t size;
 	uint32_t id, gen;
 	uint32_t be_member_max;
+	/*
+	 * What the USDT probes name the arena by: the module's arena id on
+	 * kmod (as its tracepoints, debugfs and shmkctl do), else the
+	 * header's seed | SHMK_TRACE_ID_LIB. Set once the arena is open.
+	 */
+	uint64_t trace_id;
 	bool created, rdonly, lib_ready;
 	char name[SHMK_NAME_MAX];
 	struct lm_geom g;

@@ -1,5 +1,6 @@
 /*
- * Small helpers: clocks, /proc parsing, names, randomness.
+ * Small helpers: clocks, /proc parsing, names, randomness; the USDT
+ * probes' semaphores.
  */
 #include "shmk_int.h"
 
@@ -9,6 +10,15 @@
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
+
+#ifndef SHMK_NO_SDT
+/* Raised by a tracer attached to the probe (shmk_int.h, PROBE_ON()). */
+#define SHMK_SEM_DEF(n) \
+	unsigned short shmk_##n##_semaphore \
+		__attribute__((section(".probes"), used));
+SHMK_PROBES(SHMK_SEM_DEF)
+#undef SHMK_SEM_DEF
+#endif
 
 uint64_t shmk_now_ns(void)
 {

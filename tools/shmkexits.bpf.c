@@ -351,7 +351,8 @@ int BPF_KRETPROBE(lib_events_ret, int ret)
 }
 
 SEC("usdt")
-int BPF_USDT(lib_cleanup, long helper, long dead, long gen)
+int BPF_USDT(lib_cleanup, long arena, long name, long helper, long dead,
+	     long gen)
 {
 	struct exit_event *e;
 

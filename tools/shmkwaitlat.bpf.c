@@ -230,7 +230,8 @@ int BPF_KRETPROBE(lib_open_ret, int ret)
 }
 
 SEC("usdt")
-int BPF_USDT(lib_wait, long member, long off, long expected, long timeout)
+int BPF_USDT(lib_wait, long arena, long aname, long member, long off,
+	     long expected, long timeout)
 {
 	struct start s = { .member_id = (__u32)member };
 	__u32 tid = cur_tid();
@@ -243,7 +244,8 @@ int BPF_USDT(lib_wait, long member, long off, long expected, long timeout)
 }
 
 SEC("usdt")
-int BPF_USDT(lib_wait_done, long member, long off, long result)
+int BPF_USDT(lib_wait_done, long arena, long aname, long member, long off,
+	     long result)
 {
 	struct lkey lk = { .tgid = cur_tgid(), .member_id = (__u32)member };
 	struct wl_key k = {};
