@@ -50,7 +50,7 @@ struct shmkt_lib_layout {
 	__u32 arena_name;	/* ... name: char[SHMK_NAME_MAX] */
 	__u32 arena_be;		/* ... be: const struct shmk_be_ops * */
 	__u32 be_name;		/* offsetof(struct shmk_be_ops, name) */
-	__u32 pad;
+	__u32 arena_trace_id;	/* ... trace_id: u64 */
 };
 
 /*

@@ -12,10 +12,13 @@
 #include "shmk_bpf_common.h"
 
 const volatile __u32 targ_tgid;		/* -p: 0 for every process */
-const volatile __u32 targ_arena;	/* -a: 0 for every arena (kernel) */
+const volatile __u64 targ_arena;	/* -a: 0 for every arena */
 const volatile struct shmkt_lib_layout layout;
+/* The tool's pid namespace (stat of /proc/self/ns/pid): pids shown. */
+const volatile __u64 pidns_dev;
+const volatile __u64 pidns_ino;
 
-/* shmk_arena_create/attach in flight: thread -> the out pointer. */
+/* shmk_arena_create/attach in flight: thread (global tid) -> out pointer. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -23,9 +26,19 @@ struct {
 	__type(value, __u64);
 } opens SEC(".maps");
 
+/*
+ * The current process as the tool's pid namespace numbers it, 0 when it
+ * is not visible there (a process of an ancestor or sibling namespace).
+ */
 static __always_inline __u32 cur_tgid(void)
 {
-	return bpf_get_current_pid_tgid() >> 32;
+	struct bpf_pidns_info ns = {};
+
+	if (!pidns_ino)
+		return bpf_get_current_pid_tgid() >> 32;
+	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)))
+		return 0;
+	return ns.tgid;
 }
 
 static __always_inline __u32 cur_tid(void)
@@ -38,7 +51,7 @@ static __always_inline bool skip_pid(__u32 tgid)
 	return targ_tgid && tgid != targ_tgid;
 }
 
-static __always_inline bool skip_arena(__u32 arena_id)
+static __always_inline bool skip_arena(__u64 arena_id)
 {
 	return targ_arena && arena_id != targ_arena;
 }

@@ -8,6 +8,7 @@
 #define SHMK_NO_SDT		/* shmk_int.h: we only want its layout */
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <bpf/libbpf.h>
 #include <linux/shmk.h>
@@ -26,6 +28,10 @@
 #include "shmk_int.h"	/* lib/: struct shmk_arena, struct shmk_be_ops */
 #include "shmk_tools.h"
 #include "shmk_mount.h"
+
+#ifndef SHMK_VERSION
+#define SHMK_VERSION	"0.1.0"
+#endif
 
 /* The BPF side repeats these; they must match the ABI. */
 _Static_assert(SHMKT_NAME_MAX == SHMK_NAME_MAX, "name max");
@@ -49,6 +55,7 @@ _Static_assert(sizeof(((struct shmk_arena *)0)->gen) == 4, "arena gen");
 _Static_assert(sizeof(((struct shmk_arena *)0)->created) == 1, "created");
 _Static_assert(sizeof(((struct shmk_arena *)0)->name) == SHMK_NAME_MAX,
 	       "arena name");
+_Static_assert(sizeof(((struct shmk_arena *)0)->trace_id) == 8, "trace id");
 
 volatile int shmkt_exiting;
 
@@ -99,10 +106,27 @@ void shmkt_lib_layout(struct shmkt_lib_layout *l)
 	l->arena_name = offsetof(struct shmk_arena, name);
 	l->arena_be = offsetof(struct shmk_arena, be);
 	l->be_name = offsetof(struct shmk_be_ops, name);
+	l->arena_trace_id = offsetof(struct shmk_arena, trace_id);
 }
 
-/* Are the module's tracepoints there (module loaded, tracefs)? */
-static bool shmkt_kernel_tracepoints(void)
+int shmkt_pidns(uint64_t *dev, uint64_t *ino)
+{
+	struct stat st;
+
+	*dev = *ino = 0;
+	if (stat("/proc/self/ns/pid", &st))
+		return -errno;
+	*dev = (uint64_t)st.st_dev;
+	*ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
+void shmkt_print_version(const char *tool)
+{
+	printf("%s (shmk) %s\n", tool, SHMK_VERSION);
+}
+
+bool shmkt_kernel_tracepoints(void)
 {
 	return access("/sys/kernel/tracing/events/shmk/shmk_end", F_OK) == 0 ||
 		access("/sys/kernel/debug/tracing/events/shmk/shmk_end",
@@ -196,6 +220,62 @@ static bool shmkt_has_symbol(const char *path, const char *sym)
 	return found;
 }
 
+bool shmkt_has_usdt(const char *path, const char *provider,
+		    const char *name)
+{
+	Elf_Scn *scn = NULL;
+	bool found = false;
+	Elf *elf;
+	int fd;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && gelf_getclass(elf) != ELFCLASS64) {
+		elf_end(elf);
+		elf = NULL;
+	}
+	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+		size_t off = 0, next, name_off, desc_off;
+		Elf_Data *data;
+		GElf_Nhdr nh;
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		data = elf_getdata(scn, NULL);
+		while (data && !found &&
+		       (next = gelf_getnote(data, off, &nh, &name_off,
+					    &desc_off)) > 0) {
+			const char *d = (const char *)data->d_buf + desc_off;
+			size_t pl, left;
+
+			off = next;
+			/* NT_STAPSDT: pc, base, semaphore, then strings */
+			if (nh.n_type != 3 || nh.n_namesz != 8 ||
+			    memcmp((const char *)data->d_buf + name_off,
+				   "stapsdt", 8) || nh.n_descsz <= 24)
+				continue;
+			d += 24;
+			left = nh.n_descsz - 24;
+			pl = strnlen(d, left);
+			if (pl == left || strcmp(d, provider))
+				continue;
+			d += pl + 1;
+			left -= pl + 1;
+			if (strnlen(d, left) < left && !strcmp(d, name))
+				found = true;
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return found;
+}
+
 uint64_t shmkt_now_ns(void)
 {
 	struct timespec ts;
@@ -248,6 +328,30 @@ bool shmkt_parse_u32(const char *s, uint32_t min, uint32_t max,
 	return true;
 }
 
+bool shmkt_parse_u64(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || !isdigit((unsigned char)*s))
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || !v)
+		return false;
+	*out = v;
+	return true;
+}
+
+const char *shmkt_arena_id(uint64_t id, char *buf, size_t len)
+{
+	if (id >> 32)
+		snprintf(buf, len, "0x%016llx", (unsigned long long)id);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)id);
+	return buf;
+}
+
 int shmkt_parse_opt(const char *tool, const char *usage, int c,
 		    const char *arg, struct shmkt_opts *o)
 {
@@ -259,7 +363,7 @@ int shmkt_parse_opt(const char *tool, const char *usage, int c,
 		}
 		break;
 	case 'a':
-		if (!shmkt_parse_u32(arg, 1, UINT32_MAX, &o->arena)) {
+		if (!shmkt_parse_u64(arg, &o->arena)) {
 			fprintf(stderr, "%s: bad arena id: %s\n", tool, arg);
 			return -1;
 		}
@@ -299,6 +403,89 @@ int shmkt_parse_opt(const char *tool, const char *usage, int c,
 	return 0;
 }
 
+/* The probes these tools know (their arguments changed before shmk:send). */
+static bool has_probes(const char *path)
+{
+	return shmkt_has_usdt(path, "shmk", "send");
+}
+
+/* Traced by default: what discover() found (o->libs points here). */
+static char found[SHMKT_MAX_LIBS][PATH_MAX];
+
+/* Add @path to o->libs unless it is there or does not qualify. */
+static void add_found(struct shmkt_opts *o, const char *path)
+{
+	char *real = realpath(path, NULL);
+	int i;
+
+	if (!real)
+		return;
+	for (i = 0; i < o->nlibs; i++)
+		if (!strcmp(o->libs[i], real))
+			goto out;
+	if (o->nlibs == SHMKT_MAX_LIBS || strlen(real) >= PATH_MAX ||
+	    !has_probes(real) ||
+	    (o->need_syms && !shmkt_has_symbol(real, "shmk_arena_attach")))
+		goto out;
+	snprintf(found[o->nlibs], PATH_MAX, "%s", real);
+	o->libs[o->nlibs] = found[o->nlibs];
+	o->nlibs++;
+out:
+	free(real);
+}
+
+/*
+ * Without -l: libshmk.so.0 (next to the tool, or installed), and every
+ * program running now whose executable or a mapped library carries
+ * libshmk's probes (programs linked statically, libshmk.so elsewhere).
+ * Uprobes are set on files: later processes of those files are seen
+ * too, processes of other files are not.
+ */
+static void discover(struct shmkt_opts *o)
+{
+	const char *def = shmkt_default_lib();
+	static char seen[256][PATH_MAX];
+	int nseen = 0, i;
+	struct dirent *de;
+	DIR *d;
+
+	if (def)
+		add_found(o, def);
+	d = opendir("/proc");
+	while (d && (de = readdir(d))) {
+		char maps[300], line[PATH_MAX + 128], *path;
+		FILE *f;
+
+		if (!isdigit((unsigned char)de->d_name[0]) ||
+		    atoi(de->d_name) == getpid())
+			continue;
+		snprintf(maps, sizeof(maps), "/proc/%s/maps", de->d_name);
+		f = fopen(maps, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char perms[8] = "";
+
+			line[strcspn(line, "\n")] = '\0';
+			path = strchr(line, '/');
+			if (!path || sscanf(line, "%*s %7s", perms) != 1 ||
+			    !strchr(perms, 'x') || strstr(path, " (deleted)"))
+				continue;
+			for (i = 0; i < nseen; i++)
+				if (!strcmp(seen[i], path))
+					break;
+			if (i < nseen)
+				continue;
+			if (nseen < 256)
+				snprintf(seen[nseen++], PATH_MAX, "%s", path);
+			add_found(o, path);
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+}
+
 int shmkt_start(const char *tool, struct shmkt_opts *o, char **paths)
 {
 	int i;
@@ -317,7 +504,7 @@ int shmkt_start(const char *tool, struct shmkt_opts *o, char **paths)
 		else
 			o->library = true;
 	}
-	if (o->arena && !o->kernel) {
+	if (o->arena && !o->kernel && !o->lib_ids) {
 		fprintf(stderr, "%s: -a needs the kernel source (-k): the library does not know arena ids; use -n NAME\n",
 			tool);
 		return SHMKT_EXIT_USAGE;
@@ -328,14 +515,12 @@ int shmkt_start(const char *tool, struct shmkt_opts *o, char **paths)
 		return 1;
 	}
 	if (o->library && !o->nlibs) {
-		const char *def = shmkt_default_lib();
-
-		if (!def) {
-			fprintf(stderr, "%s: libshmk.so.0 not found: name the library or program with -l PATH\n",
+		discover(o);
+		if (!o->nlibs) {
+			fprintf(stderr, "%s: libshmk.so.0 not found and no running program uses libshmk: start it first, or name the library or program with -l PATH\n",
 				tool);
 			return 1;
 		}
-		o->libs[o->nlibs++] = def;
 	}
 	for (i = 0; i < o->nlibs; i++) {
 		paths[i] = shmkt_abspath(o->libs[i]);
@@ -345,8 +530,14 @@ int shmkt_start(const char *tool, struct shmkt_opts *o, char **paths)
 			return 1;
 		}
 		/* Before any probe: a wrong file is a clear error here. */
-		if (!shmkt_has_symbol(paths[i], "shmk_arena_attach")) {
+		if (o->need_syms &&
+		    !shmkt_has_symbol(paths[i], "shmk_arena_attach")) {
 			fprintf(stderr, "%s: %s: no libshmk in it (no symbol shmk_arena_attach)\n",
+				tool, paths[i]);
+			return 1;
+		}
+		if (!o->need_syms && !has_probes(paths[i])) {
+			fprintf(stderr, "%s: %s: no libshmk in it, or not its probes (no USDT shmk:send: an older libshmk, or one built with SHMK_NO_SDT)\n",
 				tool, paths[i]);
 			return 1;
 		}
@@ -439,13 +630,15 @@ int shmkt_attach_open_probes(const char *tool, struct bpf_object *obj,
 void shmkt_print_tracing(const char *what, const struct shmkt_opts *o,
 			 char *const *paths)
 {
+	FILE *f = o->json ? stderr : stdout;
 	int i;
 
-	printf("Tracing shmk %s from %s%s%s", what,
-	       o->kernel ? "kernel tracepoints" : "",
-	       o->kernel && o->library ? " and " : "",
-	       o->library ? "libshmk (" : "");
+	fprintf(f, "Tracing shmk %s from %s%s%s", what,
+		o->kernel ? "kernel tracepoints" : "",
+		o->kernel && o->library ? " and " : "",
+		o->library ? "libshmk (" : "");
 	for (i = 0; o->library && i < o->nlibs; i++)
-		printf("%s%s", i ? ", " : "", paths[i]);
-	printf("%s... Hit Ctrl-C to end.\n", o->library ? ")" : "");
+		fprintf(f, "%s%s", i ? ", " : "", paths[i]);
+	fprintf(f, "%s... Hit Ctrl-C to end.\n", o->library ? ")" : "");
+	fflush(f);
 }

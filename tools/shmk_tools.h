@@ -13,7 +13,8 @@
 
 #include "shmk_bpf_common.h"
 
-#define SHMKT_MAX_LIBS	8
+/* Libraries or programs traced at once (-l, or found running). */
+#define SHMKT_MAX_LIBS	16
 /*
  * Links a tool holds at most: the kernel tracepoints, then the probes of
  * each library (shmkexits: 8 uprobes and a USDT probe).
@@ -26,9 +27,13 @@
 /* What every BPF tool takes: -p -a -n -k -u -l -v (and -h). */
 struct shmkt_opts {
 	uint32_t pid;
-	uint32_t arena;
+	uint64_t arena;		/* the arena id the tools show (see -a) */
 	const char *name;
 	bool kernel, library, verbose;
+	bool json;		/* --json: the "Tracing" line goes to stderr */
+	/* Set by the tool before shmkt_start(): */
+	bool lib_ids;		/* its library source filters by arena id */
+	bool need_syms;		/* it uprobes libshmk's functions */
 	const char *libs[SHMKT_MAX_LIBS];
 	int nlibs;
 };
@@ -91,12 +96,28 @@ int shmkt_attach_call(const char *tool, const char *path, const char *func,
 int shmkt_attach_open_probes(const char *tool, struct bpf_object *obj,
 			     const char *path, struct bpf_link **links,
 			     int *nlinks);
-/* "Tracing shmk @what from <sources>... Hit Ctrl-C to end." */
+/*
+ * "Tracing shmk @what from <sources>... Hit Ctrl-C to end.", on stdout,
+ * or on stderr with --json (stdout then holds JSON only).
+ */
 void shmkt_print_tracing(const char *what, const struct shmkt_opts *o,
 			 char *const *paths);
 
 /* Offsets into libshmk's handle, for the BPF programs. */
 void shmkt_lib_layout(struct shmkt_lib_layout *l);
+/*
+ * The pid namespace of this process (device and inode of
+ * /proc/self/ns/pid), for the BPF programs' cur_tgid(): 0, or -errno
+ * (then pids are shown as the initial namespace numbers them).
+ */
+int shmkt_pidns(uint64_t *dev, uint64_t *ino);
+/* Are the module's tracepoints there (module loaded, tracefs)? */
+bool shmkt_kernel_tracepoints(void);
+/* Does the ELF file @path hold the USDT probe @provider:@name? */
+bool shmkt_has_usdt(const char *path, const char *provider,
+		    const char *name);
+/* "TOOL (shmk) VERSION" on stdout, for -V/--version. */
+void shmkt_print_version(const char *tool);
 /* CLOCK_MONOTONIC now, ns (bpf_ktime_get_ns() counts the same). */
 uint64_t shmkt_now_ns(void);
 /* @name made printable and space-free into @buf ("-" when empty). */
@@ -126,5 +147,12 @@ static inline const char *shmkt_how_name(uint32_t how, const char *other)
 /* Parse a decimal number in [min, max]; false if it is not one. */
 bool shmkt_parse_u32(const char *s, uint32_t min, uint32_t max,
 		     uint32_t *out);
+/* Parse a decimal or 0x-hexadecimal number >= 1; false if not one. */
+bool shmkt_parse_u64(const char *s, uint64_t *out);
+/*
+ * An arena id as the tools print it: decimal for the module's ids (below
+ * 2^32), 0x and 16 hex digits for the portable backend's.
+ */
+const char *shmkt_arena_id(uint64_t id, char *buf, size_t len);
 
 #endif /* SHMK_TOOLS_H */

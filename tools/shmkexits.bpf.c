@@ -131,7 +131,7 @@ int tp_attach(struct shmkt_tp_attach *ctx)
 
 	if (skip_arena(ctx->arena_id))
 		return 0;
-	v.pid = ctx->pid;
+	v.pid = cur_tgid();	/* the attacher, in our pid namespace */
 	v.generation = ctx->generation;
 	tp_attach_name(ctx, v.name, sizeof(v.name));
 	/* Remembered even when filtered by pid: a later end needs it. */

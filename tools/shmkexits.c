@@ -386,6 +386,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv))
 		return SHMKT_EXIT_USAGE;
+	opt.need_syms = true;	/* uprobes on shmk_arena_create/attach */
 	err = shmkt_start("shmkexits", &opt, paths);
 	if (err)
 		goto out;
@@ -400,6 +401,8 @@ int main(int argc, char **argv)
 	skel->rodata->targ_tgid = opt.pid;
 	skel->rodata->targ_arena = opt.arena;
 	shmkt_lib_layout((struct shmkt_lib_layout *)&skel->rodata->layout);
+	shmkt_pidns((uint64_t *)&skel->rodata->pidns_dev,
+		    (uint64_t *)&skel->rodata->pidns_ino);
 
 	err = shmkt_load("shmkexits", skel->skeleton, &opt, links, &nlinks);
 	if (err)

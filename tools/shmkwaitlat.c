@@ -217,6 +217,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv))
 		return SHMKT_EXIT_USAGE;
+	opt.need_syms = true;	/* uprobes on shmk_arena_create/attach */
 	err = shmkt_start("shmkwaitlat", &opt, paths);
 	if (err)
 		goto out;
@@ -233,6 +234,8 @@ int main(int argc, char **argv)
 	skel->rodata->per_member = wopt.per_member;
 	skel->rodata->millis = wopt.millis;
 	shmkt_lib_layout((struct shmkt_lib_layout *)&skel->rodata->layout);
+	shmkt_pidns((uint64_t *)&skel->rodata->pidns_dev,
+		    (uint64_t *)&skel->rodata->pidns_ino);
 
 	err = shmkt_load("shmkwaitlat", skel->skeleton, &opt, links, &nlinks);
 	if (err)
