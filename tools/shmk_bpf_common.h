@@ -54,6 +54,28 @@ struct shmkt_lib_layout {
 };
 
 /*
+ * The flags argument of USDT shmk:send and shmk:recv: the descriptor's
+ * flags, and bit 32 for a session's queue, whose descriptors carry the
+ * session's kind in bits 8..15 (lib/session.c: 1 data, 2 connect, ...,
+ * 11 shutdown) and bit 16 on published copies.
+ */
+#define SHMKT_QF_SESSION	(1ULL << 32)	/* MQ_PROBE_SESSION */
+#define SHMKT_KIND(f)		((__u32)(((f) >> 8) & 0xff))
+#define SHMKT_K_DATA		1
+#define SHMKT_K_MAX		11
+#define SHMKT_QF_PUB		(1U << 16)
+#define SHMKT_QF_TOKEN		(1U << 0)	/* SHMK_QMSG_TOKEN */
+/* shmk:send/recv seq: bit 63 for an entry of an overflow lane. */
+#define SHMKT_SEQ_LANE		(1ULL << 63)
+
+/* Arena names the traffic tools learnt from the probes (id -> this). */
+struct shmkt_aname {
+	char name[SHMKT_NAME_MAX];
+	__u32 match;		/* passes -n */
+	__u32 pad;
+};
+
+/*
  * Module tracepoint records, from /sys/kernel/tracing/events/shmk/<event>/
  * format (the module has no BTF, so they are spelled out here). Every
  * record starts with the 8-byte common header.

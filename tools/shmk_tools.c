@@ -22,10 +22,12 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/shmk.h>
 
 #include "shmk_int.h"	/* lib/: struct shmk_arena, struct shmk_be_ops */
+#include "msg_int.h"	/* lib/: the probes' flags argument */
 #include "shmk_tools.h"
 #include "shmk_mount.h"
 
@@ -56,6 +58,9 @@ _Static_assert(sizeof(((struct shmk_arena *)0)->created) == 1, "created");
 _Static_assert(sizeof(((struct shmk_arena *)0)->name) == SHMK_NAME_MAX,
 	       "arena name");
 _Static_assert(sizeof(((struct shmk_arena *)0)->trace_id) == 8, "trace id");
+_Static_assert(SHMKT_QF_SESSION == MQ_PROBE_SESSION, "probe flags");
+_Static_assert(SHMKT_QF_TOKEN == SHMK_QMSG_TOKEN, "token flag");
+_Static_assert(SHMKT_SEQ_LANE == MQ_LANE_SEQ(0, 0), "lane seq");
 
 volatile int shmkt_exiting;
 
@@ -82,13 +87,18 @@ static void on_signal(int sig)
 	shmkt_exiting = 1;
 }
 
-/* SIGINT/SIGTERM set shmkt_exiting. */
+/*
+ * SIGINT/SIGTERM set shmkt_exiting. SA_RESTART: a write to a full pipe
+ * that the signal interrupts goes on (stdio would drop the line); the
+ * waits of the main loops (epoll_wait, nanosleep) end early regardless.
+ */
 static void shmkt_signals(void)
 {
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -328,6 +338,53 @@ bool shmkt_parse_u32(const char *s, uint32_t min, uint32_t max,
 	return true;
 }
 
+void shmkt_json_str(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+const char *shmkt_arena_name(int anames_fd, uint64_t id, char *buf,
+			     size_t len)
+{
+	struct shmkt_aname an;
+
+	if (bpf_map_lookup_elem(anames_fd, &id, &an) != 0) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	an.name[SHMKT_NAME_MAX - 1] = '\0';
+	return shmkt_clean_name(an.name, buf, len);
+}
+
+const char *shmkt_kind_name(uint64_t f)
+{
+	static const char *const kinds[SHMKT_K_MAX + 1] = {
+		"?", "data", "connect", "connected", "refused", "disconnect",
+		"subscribe", "takeover", "handover", "handover-done", "moved",
+		"shutdown",
+	};
+	uint32_t k = SHMKT_KIND(f);
+
+	if (!(f & SHMKT_QF_SESSION))
+		return "queue";
+	return k <= SHMKT_K_MAX ? kinds[k] : "?";
+}
+
 bool shmkt_parse_u64(const char *s, uint64_t *out)
 {
 	unsigned long long v;
@@ -403,10 +460,14 @@ int shmkt_parse_opt(const char *tool, const char *usage, int c,
 	return 0;
 }
 
-/* The probes these tools know (their arguments changed before shmk:send). */
+/*
+ * The probes these tools know: shmk:attach came with the argument layout
+ * they read (arena, name, member first), and is in every program using
+ * libshmk (a static link may leave out the messaging probes).
+ */
 static bool has_probes(const char *path)
 {
-	return shmkt_has_usdt(path, "shmk", "send");
+	return shmkt_has_usdt(path, "shmk", "attach");
 }
 
 /* Traced by default: what discover() found (o->libs points here). */
@@ -444,8 +505,10 @@ out:
 static void discover(struct shmkt_opts *o)
 {
 	const char *def = shmkt_default_lib();
+	/* Every file looked at once (later looks skip them). */
 	static char seen[256][PATH_MAX];
-	int nseen = 0, i;
+	static int nseen;
+	int i;
 	struct dirent *de;
 	DIR *d;
 
@@ -486,6 +549,20 @@ static void discover(struct shmkt_opts *o)
 		closedir(d);
 }
 
+int shmkt_rescan(struct shmkt_opts *o, char **paths)
+{
+	int first = o->nlibs, i;
+
+	if (!o->found)
+		return first;
+	discover(o);
+	for (i = first; i < o->nlibs; i++)
+		paths[i] = strdup(o->libs[i]);	/* realpath()ed already */
+	while (o->nlibs > first && !paths[o->nlibs - 1])
+		o->nlibs--;
+	return first;
+}
+
 int shmkt_start(const char *tool, struct shmkt_opts *o, char **paths)
 {
 	int i;
@@ -515,6 +592,7 @@ int shmkt_start(const char *tool, struct shmkt_opts *o, char **paths)
 		return 1;
 	}
 	if (o->library && !o->nlibs) {
+		o->found = true;
 		discover(o);
 		if (!o->nlibs) {
 			fprintf(stderr, "%s: libshmk.so.0 not found and no running program uses libshmk: start it first, or name the library or program with -l PATH\n",
@@ -537,7 +615,7 @@ int shmkt_start(const char *tool, struct shmkt_opts *o, char **paths)
 			return 1;
 		}
 		if (!o->need_syms && !has_probes(paths[i])) {
-			fprintf(stderr, "%s: %s: no libshmk in it, or not its probes (no USDT shmk:send: an older libshmk, or one built with SHMK_NO_SDT)\n",
+			fprintf(stderr, "%s: %s: no libshmk in it, or not its probes (no USDT shmk:attach: an older libshmk, or one built with SHMK_NO_SDT)\n",
 				tool, paths[i]);
 			return 1;
 		}
@@ -606,6 +684,23 @@ int shmkt_attach_call(const char *tool, const char *path, const char *func,
 	(*nlinks)++;
 	if (attach_uprobe(tool, ret, path, func, true, &links[*nlinks]))
 		return -1;
+	(*nlinks)++;
+	return 0;
+}
+
+int shmkt_attach_usdt(const char *tool, struct bpf_program *prog,
+		      const char *path, const char *probe,
+		      struct bpf_link **links, int *nlinks)
+{
+	if (!shmkt_has_usdt(path, "shmk", probe))
+		return 1;
+	links[*nlinks] = bpf_program__attach_usdt(prog, -1, path, "shmk",
+						  probe, NULL);
+	if (!links[*nlinks]) {
+		fprintf(stderr, "%s: %s: USDT shmk:%s: %s\n", tool, path, probe,
+			strerror(errno));
+		return -1;
+	}
 	(*nlinks)++;
 	return 0;
 }

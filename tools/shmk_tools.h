@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <linux/types.h>
 
 #include "shmk_bpf_common.h"
@@ -17,9 +18,10 @@
 #define SHMKT_MAX_LIBS	16
 /*
  * Links a tool holds at most: the kernel tracepoints, then the probes of
- * each library (shmkexits: 8 uprobes and a USDT probe).
+ * each library (shmkexits: 8 uprobes and a USDT probe; shmktop: 15 USDT
+ * probes).
  */
-#define SHMKT_MAX_LINKS	(8 + SHMKT_MAX_LIBS * 10)
+#define SHMKT_MAX_LINKS	(8 + SHMKT_MAX_LIBS * 16)
 
 /* Exit status for a usage error (getopt style). */
 #define SHMKT_EXIT_USAGE	2
@@ -34,6 +36,8 @@ struct shmkt_opts {
 	/* Set by the tool before shmkt_start(): */
 	bool lib_ids;		/* its library source filters by arena id */
 	bool need_syms;		/* it uprobes libshmk's functions */
+	/* Set by shmkt_start(): */
+	bool found;		/* no -l: libs are what was found running */
 	const char *libs[SHMKT_MAX_LIBS];
 	int nlibs;
 };
@@ -73,6 +77,14 @@ int shmkt_parse_opt(const char *tool, const char *usage, int c,
  */
 int shmkt_start(const char *tool, struct shmkt_opts *o, char **paths);
 /*
+ * Without -l (o->found): programs using libshmk started since the last
+ * look, appended to o->libs and @paths. The index of the first new one
+ * (o->nlibs when there is none).
+ */
+int shmkt_rescan(struct shmkt_opts *o, char **paths);
+/* How often the tools look for new programs (no -l). */
+#define SHMKT_RESCAN_NS		1000000000ULL
+/*
  * Load the programs of a tool's opened skeleton @s (its read-only data
  * set) for the chosen sources only, and attach the kernel source's where
  * their SEC() says, into @links. A program whose name starts with "lib_"
@@ -88,6 +100,15 @@ int shmkt_load(const char *tool, struct bpf_object_skeleton *s,
  */
 int shmkt_attach_call(const char *tool, const char *path, const char *func,
 		      struct bpf_program *entry, struct bpf_program *ret,
+		      struct bpf_link **links, int *nlinks);
+/*
+ * @prog on USDT probe shmk:@probe of the ELF file @path, appended to
+ * @links: 0, 1 when the file has no such probe (a static link leaves out
+ * the parts of libshmk a program does not use), -1 after saying why it
+ * failed.
+ */
+int shmkt_attach_usdt(const char *tool, struct bpf_program *prog,
+		      const char *path, const char *probe,
 		      struct bpf_link **links, int *nlinks);
 /*
  * The probes of shmk_tools.bpf.h that name arenas, on shmk_arena_create
@@ -143,6 +164,22 @@ static inline const char *shmkt_how_name(uint32_t how, const char *other)
 		return other;
 	}
 }
+
+/* ---- the traffic tools (shmksnoop, shmktop) ---------------------------- */
+
+/* @s as a JSON string (quoted, escaped) on @f; null for NULL. */
+void shmkt_json_str(FILE *f, const char *s);
+/*
+ * The name of arena @id from the tool's anames map (shmk_traffic.bpf.h),
+ * printable, into @buf; "?" when it is not known.
+ */
+const char *shmkt_arena_name(int anames_fd, uint64_t id, char *buf,
+			     size_t len);
+/*
+ * What a descriptor with probe flags @f is: "queue" (a plain queue's),
+ * "data", or the session's control message ("connect", ...).
+ */
+const char *shmkt_kind_name(uint64_t f);
 
 /* Parse a decimal number in [min, max]; false if it is not one. */
 bool shmkt_parse_u32(const char *s, uint32_t min, uint32_t max,

@@ -269,7 +269,7 @@ int main(int argc, char **argv)
 		struct timespec ts = { .tv_sec = wopt.interval ? wopt.interval :
 				       3600 };
 
-		/* A signal ends the sleep early (no SA_RESTART). */
+		/* A signal ends the sleep early (never restarted). */
 		nanosleep(&ts, NULL);
 		if (shmkt_exiting)
 			break;
