@@ -695,7 +695,7 @@ int shmk_ev_push(struct shmk_arena *a, const struct shmk_event *ev)
 
 	if (ev->type == SHMK_EVENT_EXIT)
 		PROBE_A(end, a, ev->member_id, ev->how, ev->status,
-			ev->generation, ev->pid);
+			ev->generation, ev->pid, ev->flags);
 	if (ev->type == SHMK_EVENT_EXIT && ev->member_id != a->id &&
 	    !a->rdonly) {
 		if (a->rcq_len == a->rcq_cap) {

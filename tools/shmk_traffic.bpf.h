@@ -44,8 +44,8 @@ static __always_inline bool arena_ok(__u64 id, __u64 uname)
 {
 	struct shmkt_aname *an, n = {};
 
-	if (skip_arena(id))
-		return false;
+	if (!id || skip_arena(id))
+		return false;	/* 0: waits while the arena is being opened */
 	an = bpf_map_lookup_elem(&anames, &id);
 	if (an)
 		return an->match;
