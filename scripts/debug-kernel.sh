@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # The shmk debug kernel: Debian's linux-source-6.1 built with lockdep,
 # KASAN, kmemleak, the atomic-sleep checks and friends
 # (tests/vm/debug-kernel.config), shmk.ko built against it, and the VM

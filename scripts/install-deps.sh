@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # Install what building and testing shmk needs on Debian 12.
 # Idempotent and quick when everything is already present.
 #   scripts/install-deps.sh [--lint]   (--lint also installs linux-source for checkpatch)
