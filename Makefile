@@ -111,6 +111,7 @@ RESULTS := $(addprefix $(BUILD)/,check-host.result check-pkg.result \
 check: deps
 	@rm -f $(RESULTS)
 	$(MAKE) all
+	-$(MAKE) dkms-build
 	-$(MAKE) check-host
 	-$(MAKE) check-pkg
 	-$(MAKE) check-vm
@@ -122,7 +123,7 @@ check-host: lib tests
 
 # Packaging (tests/pkg/README.md): builds the .debs, installs into
 # DESTDIRs, builds programs against them; minutes, hence its own timeout.
-check-pkg: all
+check-pkg: all dkms-build
 	@mkdir -p $(BUILD)
 	tests/run-host.sh --test-timeout 900 --result $(BUILD)/check-pkg.result \
 		tests/pkg
@@ -227,8 +228,9 @@ dkms-uninstall:
 # What make check runs: the installed source tree, built by dkms against
 # the headers of KVER, in a private tree under build/dkms (nothing goes to
 # /usr/src or /var/lib/dkms, except the MOK key that DKMS creates once in
-# /var/lib/dkms to sign modules with).
-dkms-build:
+# /var/lib/dkms to sign modules with). Redone when a source changes.
+dkms-build: $(DKMS_KO)
+$(DKMS_KO): $(DKMS_FILES) dkms.conf.in Makefile
 	rm -rf $(DKMS_BUILD)
 	$(MAKE) install-dkms-src DESTDIR=$(DKMS_BUILD)/stage DKMSSRCDIR=/shmk-$(VERSION)
 	mkdir -p $(DKMS_BUILD)/src $(DKMS_BUILD)/tree
@@ -236,8 +238,8 @@ dkms-build:
 	dkms build -m shmk -v $(VERSION) -k $(KVER) \
 		--sourcetree $(DKMS_BUILD)/src --dkmstree $(DKMS_BUILD)/tree \
 		> $(DKMS_BUILD)/build.log 2>&1 || { cat $(DKMS_BUILD)/build.log; exit 1; }
-	@test -f $(DKMS_KO) || { echo "dkms-build: no $(DKMS_KO)"; cat $(DKMS_BUILD)/build.log; exit 1; }
-	@echo "dkms-build: $(DKMS_KO)"
+	@test -f $@ || { echo "dkms-build: no $@"; cat $(DKMS_BUILD)/build.log; exit 1; }
+	@echo "dkms-build: $@"
 
 # ---- Debian packages -----------------------------------------------------
 # From a copy of the tracked files (the work tree is never cleaned by

@@ -40,10 +40,11 @@ fi
 mv "$out"/src/*.deb "$out"/src/*.changes "$out"/src/*.buildinfo "$out"/ 2>/dev/null || true
 ls "$out"/*.deb >&2
 changes=$(ls "$out"/*.changes)
-# --fail-on error: warnings are listed (and explained in tests/pkg/README.md),
+# --fail-on error: warnings, info and pedantic tags and overrides are listed
+# (and explained in tests/pkg/README.md),
 # errors fail.
 set +e
-lintian --fail-on error --info "$changes" > "$out/lintian.txt" 2>&1
+lintian --fail-on error --display-info --pedantic --show-overrides "$changes" > "$out/lintian.txt" 2>&1
 rc=$?
 set -e
 cat "$out/lintian.txt" >&2
