@@ -56,9 +56,9 @@ INSTALL_VARS = DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) LIBDIR=$(LIBDIR) \
 	INCLUDEDIR=$(INCLUDEDIR) MANDIR=$(MANDIR) SBINDIR=$(SBINDIR)
 
 # What the DKMS source tree holds: enough for Kbuild, nothing else.
-# (Every file names its license in its SPDX line.)
+# (Every file names its license in its SPDX line; shmk.mod.c is Kbuild's.)
 DKMS_FILES := Kbuild VERSION uapi/linux/shmk.h kmod/Kbuild \
-	$(sort $(wildcard kmod/*.c kmod/*.h))
+	$(sort $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h))
 # The DKMS build of make check (a private DKMS tree, not /var/lib/dkms).
 DKMS_BUILD := $(BUILD)/dkms
 DKMS_KO := $(DKMS_BUILD)/tree/shmk/$(VERSION)/$(KVER)/$(shell uname -m)/module/shmk.ko

@@ -26,9 +26,13 @@ fi
 src=$root/usr/src/shmk-$VERSION
 missing=
 for f in "$ROOT"/kmod/*.c "$ROOT"/kmod/*.h "$ROOT"/kmod/Kbuild; do
+	case $f in *.mod.c) continue ;; esac	# Kbuild's, when built
 	[ -f "$src/kmod/$(basename "$f")" ] || missing="$missing $(basename "$f")"
 done
 check "DKMS tree has every kmod/ source${missing:+ (missing:$missing)}" test -z "$missing"
+extra=$(cd "$src" && find . -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '*.cmd' |
+	tr '\n' ' ')
+check "DKMS tree has no build output${extra:+ (has: $extra)}" test -z "$extra"
 check "dkms.conf says PACKAGE_VERSION=\"$VERSION\"" \
 	grep -qx "PACKAGE_VERSION=\"$VERSION\"" "$src/dkms.conf"
 pc=$root/usr/local/lib/pkgconfig/libshmk.pc
