@@ -248,6 +248,11 @@ bool shmkt_parse_u32(const char *s, uint32_t min, uint32_t max,
 	return true;
 }
 
+void shmkt_print_version(const char *tool)
+{
+	printf("%s (shmk) %s\n", tool, SHMK_VERSION);
+}
+
 int shmkt_parse_opt(const char *tool, const char *usage, int c,
 		    const char *arg, struct shmkt_opts *o)
 {
@@ -291,6 +296,9 @@ int shmkt_parse_opt(const char *tool, const char *usage, int c,
 		break;
 	case 'h':
 		fputs(usage, stdout);
+		exit(0);
+	case SHMKT_OPT_VERSION:
+		shmkt_print_version(tool);
 		exit(0);
 	default:
 		fprintf(stderr, "Try '%s --help'.\n", tool);
