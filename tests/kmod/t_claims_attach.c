@@ -300,6 +300,7 @@ static int attach_inherited(void *arg)
 {
 	struct inh *in = arg;
 	char other[SHMK_NAME_MAX];
+	int fd;
 
 	kt_name(other, "aperm2");
 	KT_RET(kt_attach(in->fd, in->name, 0, 0, 0, NULL), -EPERM);
@@ -308,7 +309,10 @@ static int attach_inherited(void *arg)
 	KT_RET(kt_attach(in->fd, in->name, 0, SHMK_ATTACH_RDONLY, 0, NULL),
 	       -EPERM);
 	/* Nothing was created. */
-	KT_RET(kt_attach(kt_open(), other, 0, 0, 0, NULL), -ENOENT);
+	fd = kt_open();
+	KT_TRUE(fd >= 0);
+	KT_RET(kt_attach(fd, other, 0, 0, 0, NULL), -ENOENT);
+	close(fd);
 	return KT_PASS;
 }
 
