@@ -15,7 +15,8 @@
  * Which thread of the member closes the files last is a race, so every
  * case repeats, and every other round pins the member, its SQPOLL thread
  * (IORING_SETUP_SQ_AFF) and its io-wq workers (IORING_REGISTER_IOWQ_AFF)
- * to CPU 0: then they exit one after the other, the io_uring thread last.
+ * to CPU 0, the member's main thread SCHED_FIFO: then the main thread
+ * exits first and the io_uring thread closes the files last.
  *
  * Each victim holds a robust lock (ks.h); the observer (member 1) checks
  * the event, the slot and the lock after each end.
@@ -230,6 +231,7 @@ static int uring_victim(void *arg)
 	struct urep u;
 	struct ring r;
 	unsigned int sflags = 0;
+	struct sched_param fifo = { .sched_priority = 1 };
 	cpu_set_t cpu0;
 	int fd;
 
@@ -242,7 +244,7 @@ static int uring_victim(void *arg)
 		return 101;
 	u.setup = ring_setup(&r, c->mode == U_SQPOLL ? IORING_SETUP_SQPOLL :
 				 0, c->pin);
-	if (!u.setup && c->pin && c->mode == U_READ_ASYNC &&
+	if (!u.setup && c->pin && c->mode != U_SQPOLL &&
 	    syscall(__NR_io_uring_register, r.fd, IORING_REGISTER_IOWQ_AFF,
 		    &cpu0, sizeof(cpu0)) < 0)
 		u.setup = -errno;
@@ -276,6 +278,14 @@ static int uring_victim(void *arg)
 		kt_post(c->rep, &ids, sizeof(ids));
 	}
 	u.threads = count_threads(getpid());
+	/*
+	 * Pinned: this thread (only) SCHED_FIFO, so on CPU 0 it runs its
+	 * whole exit before any of its io_uring threads (SCHED_OTHER) may,
+	 * even when it waits for one of them to cancel a request.
+	 */
+	if (!u.setup && c->pin &&
+	    sched_setscheduler(0, SCHED_FIFO, &fifo) < 0)
+		u.setup = -errno;
 	kt_post(c->rep, &u, sizeof(u));
 	if (c->code) {
 		if (kt_await(c->cmd, NULL, 0, 20000) == 0)
