@@ -353,6 +353,26 @@ static int t_version_all_features(void)
 	return KT_PASS;
 }
 
+/* version.rst -EFAULT: "The argument cannot be read or written." */
+static int t_version_efault_write(void)
+{
+	struct shmk_version v;
+	long pg = kt_page_size();
+	void *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int fd = kt_open();
+
+	KT_TRUE(fd >= 0 && p != MAP_FAILED);
+	memset(&v, 0, sizeof(v));
+	v.abi_version = SHMK_ABI_VERSION;
+	memcpy(p, &v, sizeof(v));
+	KT_EQ(mprotect(p, (size_t)pg, PROT_READ), 0);
+	KT_RET(kt_ioctl(fd, SHMK_IOC_VERSION, p), -EFAULT);
+	munmap(p, (size_t)pg);
+	close(fd);
+	return KT_PASS;
+}
+
 /* index.rst: a known number with another direction is -ENOTTY. */
 static int t_wrong_direction(void)
 {
@@ -505,6 +525,7 @@ static const struct kt_case cases[] = {
 	  t_attach_eperm },
 	{ "version: every documented feature bit is advertised",
 	  t_version_all_features },
+	{ "version: result unwritable -> EFAULT", t_version_efault_write },
 	{ "ioctl: known numbers with another direction -> ENOTTY",
 	  t_wrong_direction },
 	{ "attach: creator killed while its pages are allocated leaves nothing",
