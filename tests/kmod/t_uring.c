@@ -15,8 +15,9 @@
  * Which thread of the member closes the files last is a race, so every
  * case repeats, and every other round pins the member, its SQPOLL thread
  * (IORING_SETUP_SQ_AFF) and its io-wq workers (IORING_REGISTER_IOWQ_AFF)
- * to CPU 0, the member's main thread SCHED_FIFO: then the main thread
- * exits first and the io_uring thread closes the files last.
+ * to CPU 0 (with io-wq workers, the member's main thread SCHED_FIFO):
+ * then the main thread exits first and the io_uring thread closes the
+ * files last.
  *
  * Each victim holds a robust lock (ks.h); the observer (member 1) checks
  * the event, the slot and the lock after each end.
@@ -279,11 +280,12 @@ static int uring_victim(void *arg)
 	}
 	u.threads = count_threads(getpid());
 	/*
-	 * Pinned: this thread (only) SCHED_FIFO, so on CPU 0 it runs its
-	 * whole exit before any of its io_uring threads (SCHED_OTHER) may,
-	 * even when it waits for one of them to cancel a request.
+	 * Pinned with io-wq workers: this thread (only) SCHED_FIFO, so on
+	 * CPU 0 it runs its whole exit before its workers (SCHED_OTHER)
+	 * may, even when it waits for one of them to cancel a request. (The
+	 * SQPOLL thread, pinned, already exits after it.)
 	 */
-	if (!u.setup && c->pin &&
+	if (!u.setup && c->pin && c->mode != U_SQPOLL &&
 	    sched_setscheduler(0, SCHED_FIFO, &fifo) < 0)
 		u.setup = -errno;
 	kt_post(c->rep, &u, sizeof(u));
