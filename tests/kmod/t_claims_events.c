@@ -226,7 +226,9 @@ static char proc_state(pid_t pid)
 		return 0;
 	p = fgets(buf, sizeof(buf), f);
 	fclose(f);
-	if (!p || !(p = strrchr(buf, ')')) || p[1] != ' ')
+	if (p)
+		p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
 		return 0;
 	return p[2];
 }

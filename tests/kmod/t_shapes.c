@@ -366,7 +366,7 @@ static int t_clone_files_exit(void)
 static char self_exe[4096];
 
 /* vfork(); the child execs @argv or _exits 0, never returns here. */
-static pid_t __attribute__((noinline)) spawn_vfork(bool do_exec, char **argv)
+static __attribute__((noinline)) pid_t spawn_vfork(bool do_exec, char **argv)
 {
 	pid_t pid = vfork();
 

@@ -186,8 +186,9 @@ static int await_thread_asleep(pid_t pid, const char *prefix)
 				continue;
 			p = fgets(buf, sizeof(buf), f);
 			fclose(f);
-			if (!p || !(p = strchr(buf, '(')) ||
-			    strncmp(p + 1, prefix, strlen(prefix)))
+			if (p)
+				p = strchr(buf, '(');
+			if (!p || strncmp(p + 1, prefix, strlen(prefix)))
 				continue;
 			p = strrchr(buf, ')');
 			if (p && p[1] == ' ' && p[2] == 'S') {
