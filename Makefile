@@ -1,17 +1,30 @@
+# SPDX-License-Identifier: MIT
 # shmk: top-level build.
 #
-#   make              module + library + tests + tools
-#   make check        install deps, build, run host and VM suites
+#   make              module + library + tools + tests + examples (-j safe)
+#   make check        install deps, build, run host, packaging and VM suites
 #   make check-host   host suites only (unit + portable integration)
-#   make check-vm     VM suite only (real module in Debian's kernel under qemu)
+#   make check-pkg    packaging suite: symbols, versions, licenses, ABI,
+#                     make install, the .debs, a third-party build
+#   make check-vm     VM suite (the DKMS-built module in Debian's kernel
+#                     under qemu), then the autoload run
 #   make check-debug  module suite on a lockdep/KASAN/kmemleak debug kernel
 #   make torture      kill -9 torture, N=<rounds> (default 1000), both backends
 #   make demo         client/server demo with crash recovery (in the VM)
 #   make bench        benchmarks and report in bench/results (QUICK=1: smoke)
+#   make install      [DESTDIR= PREFIX=/usr/local LIBDIR= INCLUDEDIR= MANDIR=
+#                     SBINDIR= UDEVRULESDIR= MODPROBEDIR= DKMSSRCDIR=]
+#   make uninstall    the same variables
+#   make dkms-install register, build and install the module with DKMS (root)
+#   make dkms-uninstall
+#   make dkms-build   DKMS build in build/dkms only (what make check runs)
+#   make deb          Debian packages into build/deb/ (dpkg-buildpackage)
+#   make abi-update   rewrite the ABI baseline lib/abi/libshmk.abi
 #
 # KVER/KDIR select the target kernel: by default the installed Debian cloud
 # kernel that the VM boots, never the host's uname -r.
 
+VERSION := $(shell cat VERSION)
 KVER ?= $(shell scripts/kver.sh)
 KDIR ?= /lib/modules/$(KVER)/build
 VMLINUZ ?= /boot/vmlinuz-$(KVER)
@@ -26,8 +39,40 @@ LIMIT_ARGS := max_arenas=12 reserved_arenas=3 max_arenas_per_ns=6 \
 HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture
 export KVER KDIR VMLINUZ BUILD
 
+# Installation directories. Configuration read by udev and modprobe goes
+# under /usr/lib for PREFIX=/usr (packages), under /etc otherwise.
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share
+DOCDIR ?= $(DATADIR)/doc/shmk
+ifeq ($(PREFIX),/usr)
+UDEVRULESDIR ?= /usr/lib/udev/rules.d
+MODPROBEDIR ?= /usr/lib/modprobe.d
+else
+UDEVRULESDIR ?= /etc/udev/rules.d
+MODPROBEDIR ?= /etc/modprobe.d
+endif
+DKMSSRCDIR ?= /usr/src/shmk-$(VERSION)
+INSTALL_VARS = DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) LIBDIR=$(LIBDIR) \
+	INCLUDEDIR=$(INCLUDEDIR) MANDIR=$(MANDIR) SBINDIR=$(SBINDIR)
+
+# What the DKMS source tree holds: enough for Kbuild, nothing else.
+# (Every file names its license in its SPDX line; shmk.mod.c is Kbuild's.)
+DKMS_FILES := Kbuild VERSION uapi/linux/shmk.h kmod/Kbuild \
+	$(sort $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h))
+# The DKMS build of make check (a private DKMS tree, not /var/lib/dkms).
+DKMS_BUILD := $(BUILD)/dkms
+DKMS_KO := $(DKMS_BUILD)/tree/shmk/$(VERSION)/$(KVER)/$(shell uname -m)/module/shmk.ko
+
 .PHONY: all deps module lib tests examples tools bench demo check check-host \
-	check-vm check-debug torture clean lint checkpatch sparse
+	check-pkg check-vm check-vm-suite check-vm-limits check-autoload \
+	check-debug torture \
+	clean lint checkpatch sparse install uninstall install-lib \
+	install-tools install-data install-dkms-src dkms-install \
+	dkms-uninstall dkms-build deb abi-update
 
 all: module lib tools tests examples
 
@@ -40,6 +85,7 @@ module:
 lib:
 	$(MAKE) -C lib
 
+# Everything below links lib/'s archives: built once, before them.
 tools: lib
 	$(MAKE) -C tools
 
@@ -47,7 +93,7 @@ tools: lib
 tests: lib tools
 	$(MAKE) -C tests
 
-examples:
+examples: lib
 	$(MAKE) -C examples
 
 # Benchmarks (bench/README.md); QUICK=1 for the one-minute smoke run.
@@ -64,30 +110,53 @@ demo: deps
 	    --env SHMK_BACKEND=kmod --extra examples/demo:/bin/demo \
 	    --cmd demo --test-timeout 120; fi
 
-# Every test: host then VM; one closing line for both.
+# Every test: host, packaging, then VM; one closing line for all.
+RESULTS := $(addprefix $(BUILD)/,check-host.result check-pkg.result \
+	check-vm.result check-vm-limits.result check-autoload.result)
 check: deps
-	@rm -f $(BUILD)/check-host.result $(BUILD)/check-vm.result \
-		$(BUILD)/check-vm-limits.result
+	@rm -f $(RESULTS)
 	$(MAKE) all
+	-$(MAKE) dkms-build
 	-$(MAKE) check-host
+	-$(MAKE) check-pkg
 	-$(MAKE) check-vm
-	@scripts/check-summary.sh $(BUILD)/check-host.result \
-		$(BUILD)/check-vm.result $(BUILD)/check-vm-limits.result
+	@scripts/check-summary.sh $(RESULTS)
 
 check-host: lib tests
 	@mkdir -p $(BUILD)
 	tests/run-host.sh --result $(BUILD)/check-host.result $(HOST_SUITES)
 
-check-vm: module tests
+# Packaging (tests/pkg/README.md): builds the .debs, installs into
+# DESTDIRs, builds programs against them; minutes, hence its own timeout.
+check-pkg: all dkms-build
 	@mkdir -p $(BUILD)
-	@rc=0; \
-	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
+	tests/run-host.sh --test-timeout 900 --result $(BUILD)/check-pkg.result \
+		tests/pkg
+
+# The VM suite loads the module DKMS built; the autoload run then installs
+# that build in the guest's /lib/modules and lets an open() load it.
+check-vm: dkms-build tests
+	-$(MAKE) check-vm-suite
+	-$(MAKE) check-vm-limits
+	$(MAKE) check-autoload
+
+check-vm-suite:
+	@mkdir -p $(BUILD)
+	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module $(DKMS_KO) \
 		--env SHMK_BACKEND=kmod --test-timeout 120 --timeout 900 --quiet \
-		--result $(BUILD)/check-vm.result $(VM_SUITES) || rc=1; \
+		--result $(BUILD)/check-vm.result $(VM_SUITES)
+
+# The module's limits need small ones: a VM of their own.
+check-vm-limits: module tests
+	@mkdir -p $(BUILD)
 	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
 		--module-args "$(LIMIT_ARGS)" --quiet \
-		--result $(BUILD)/check-vm-limits.result tests/kmod-limits || rc=1; \
-	exit $$rc
+		--result $(BUILD)/check-vm-limits.result tests/kmod-limits
+
+check-autoload:
+	@mkdir -p $(BUILD)
+	tests/vm/autoload.sh --module $(DKMS_KO) \
+		--result $(BUILD)/check-autoload.result
 
 # Kill -9 torture (tests/torture/README.md), long: N rounds of kills on the
 # host (portable backend), then in the VM (kmod). make check runs 20.
@@ -109,6 +178,94 @@ check-debug: tests
 	@scripts/install-deps.sh --lint
 	@mkdir -p $(BUILD)
 	scripts/debug-kernel.sh check --result $(BUILD)/check-debug.result tests/kmod
+
+# ---- install -------------------------------------------------------------
+# Everything a machine needs: the library and its headers, .pc and man
+# pages; the tools; udev rule and modprobe snippet (plus opt-in files in
+# DATADIR/shmk); the module sources for DKMS. Building or loading the
+# module is DKMS's job (make dkms-install, or the shmk-dkms package).
+install: install-lib install-tools install-data install-dkms-src
+
+install-lib:
+	$(MAKE) -C lib install $(INSTALL_VARS)
+
+# After install-lib: both run make in lib/, never at the same time.
+install-tools: install-lib
+	$(MAKE) -C tools install $(INSTALL_VARS)
+
+install-data:
+	install -d $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(MODPROBEDIR) \
+		$(DESTDIR)$(DATADIR)/shmk $(DESTDIR)$(MANDIR)/man4 \
+		$(DESTDIR)$(DOCDIR)
+	install -m 0644 data/60-shmk.rules $(DESTDIR)$(UDEVRULESDIR)/60-shmk.rules
+	install -m 0644 data/modprobe.conf $(DESTDIR)$(MODPROBEDIR)/shmk.conf
+	install -m 0644 data/70-shmk-group.rules data/modules-load.conf \
+		$(DESTDIR)$(DATADIR)/shmk/
+	install -m 0644 Documentation/man/shmk.4 $(DESTDIR)$(MANDIR)/man4/shmk.4
+	install -m 0644 NEWS COPYING Documentation/admin-guide.rst $(DESTDIR)$(DOCDIR)/
+
+install-dkms-src:
+	install -d $(DESTDIR)$(DKMSSRCDIR)
+	tar -cf - $(DKMS_FILES) | tar -xf - -C $(DESTDIR)$(DKMSSRCDIR) --no-same-owner
+	sed 's/@VERSION@/$(VERSION)/' dkms.conf.in > $(DESTDIR)$(DKMSSRCDIR)/dkms.conf
+	chmod -R u=rwX,go=rX $(DESTDIR)$(DKMSSRCDIR)
+
+uninstall:
+	-$(MAKE) -C lib uninstall $(INSTALL_VARS)
+	-$(MAKE) -C tools uninstall $(INSTALL_VARS)
+	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-shmk.rules \
+		$(DESTDIR)$(MODPROBEDIR)/shmk.conf \
+		$(DESTDIR)$(DATADIR)/shmk/70-shmk-group.rules \
+		$(DESTDIR)$(DATADIR)/shmk/modules-load.conf \
+		$(DESTDIR)$(MANDIR)/man4/shmk.4 \
+		$(DESTDIR)$(DOCDIR)/NEWS $(DESTDIR)$(DOCDIR)/COPYING \
+		$(DESTDIR)$(DOCDIR)/admin-guide.rst
+	-rmdir $(DESTDIR)$(DATADIR)/shmk $(DESTDIR)$(DOCDIR) 2>/dev/null
+	rm -rf $(DESTDIR)$(DKMSSRCDIR)
+
+# ---- DKMS ----------------------------------------------------------------
+# Sources to /usr/src/shmk-VERSION, then dkms add/build/install for the
+# running kernel (DKMS_KVER=... for another one). DKMS rebuilds the module
+# for every kernel installed later (AUTOINSTALL) and signs it with its MOK
+# key when the kernel wants signed modules (Documentation/admin-guide.rst).
+DKMS_KVER ?=
+dkms-install:
+	$(MAKE) install-dkms-src DESTDIR=
+	dkms add -m shmk -v $(VERSION) || dkms status -m shmk -v $(VERSION) | grep -q .
+	dkms install -m shmk -v $(VERSION) $(if $(DKMS_KVER),-k $(DKMS_KVER))
+
+dkms-uninstall:
+	-dkms remove -m shmk -v $(VERSION) --all
+	rm -rf $(DKMSSRCDIR)
+
+# What make check runs: the installed source tree, built by dkms against
+# the headers of KVER, in a private tree under build/dkms (nothing goes to
+# /usr/src or /var/lib/dkms, except the MOK key that DKMS creates once in
+# /var/lib/dkms to sign modules with). Redone when a source changes.
+dkms-build: $(DKMS_KO)
+$(DKMS_KO): $(DKMS_FILES) dkms.conf.in Makefile
+	rm -rf $(DKMS_BUILD)
+	$(MAKE) install-dkms-src DESTDIR=$(DKMS_BUILD)/stage DKMSSRCDIR=/shmk-$(VERSION)
+	mkdir -p $(DKMS_BUILD)/src $(DKMS_BUILD)/tree
+	mv $(DKMS_BUILD)/stage/shmk-$(VERSION) $(DKMS_BUILD)/src/
+	dkms build -m shmk -v $(VERSION) -k $(KVER) \
+		--sourcetree $(DKMS_BUILD)/src --dkmstree $(DKMS_BUILD)/tree \
+		> $(DKMS_BUILD)/build.log 2>&1 || { cat $(DKMS_BUILD)/build.log; exit 1; }
+	@test -f $@ || { echo "dkms-build: no $@"; cat $(DKMS_BUILD)/build.log; exit 1; }
+	@echo "dkms-build: $@"
+
+# ---- Debian packages -----------------------------------------------------
+# From a copy of the tracked files (the work tree is never cleaned by
+# dh_auto_clean): shmk-dkms, libshmk0, libshmk-dev, shmk-tools and their
+# -dbgsym packages, in build/deb/.
+deb:
+	scripts/build-deb.sh $(BUILD)/deb
+
+# ---- ABI -----------------------------------------------------------------
+# The baseline that make check (tests/pkg/t_abi) compares libshmk against.
+# Rewrite it only for an intended change, in its own commit, with NEWS.
+abi-update: lib
+	scripts/abi.sh update lib/abi/libshmk.abi
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

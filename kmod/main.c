@@ -585,8 +585,15 @@ static const struct file_operations shmk_fops = {
 	.show_fdinfo = shmk_show_fdinfo,
 };
 
+/*
+ * Fixed minor from the "reserved for local use" range (243-254) of
+ * Documentation/admin-guide/devices.txt: /dev/shmk can exist before the
+ * module is loaded, and opening it loads the module (aliases below).
+ */
+#define SHMK_MINOR	249
+
 static struct miscdevice shmk_misc = {
-	.minor = MISC_DYNAMIC_MINOR,
+	.minor = SHMK_MINOR,
 	.name = "shmk",
 	.fops = &shmk_fops,
 	.mode = 0666,
@@ -678,4 +685,6 @@ module_exit(shmk_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Kernel-assisted shared-memory arenas");
-MODULE_VERSION("1");
+MODULE_VERSION(SHMK_VERSION);	/* the top-level VERSION file, via ../Kbuild */
+MODULE_ALIAS_MISCDEV(SHMK_MINOR);
+MODULE_ALIAS("devname:shmk");

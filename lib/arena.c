@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Arenas: backend selection, the library header in the user region
  * (initialised once, by whoever gets there first), member slots,

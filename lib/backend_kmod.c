@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * kmod backend: /dev/shmk (uapi/linux/shmk.h). One open file per
  * membership; the kernel does membership, wait/wake, exit events and the

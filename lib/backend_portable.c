@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Portable backend: a named POSIX shm object (/dev/shm/shmk.<name>), futex
  * on the shared mapping, pidfds for peer exit.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Copy-on-write, refcounted buffers, with every reference accounted to the
  * member that holds it.

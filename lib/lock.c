@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Robust locks in the arena (the ABI's lock word format).
  *

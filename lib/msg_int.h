@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Messaging internals shared by queue.c and session.c: the queue's layout
  * in the arena and the few library internals messaging relies on. See

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Receive queues in the arena: multi-producer, single-consumer, lock-free.
  *

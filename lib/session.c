@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Sessions: one server, many clients, over the queues of queue.c.
  *

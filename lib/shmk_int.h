@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libshmk internals: the library's layout inside the user region, the
  * process-local arena handle and the backend interface. See

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * Small helpers: clocks, /proc parsing, names, randomness; the USDT
  * probes' semaphores.

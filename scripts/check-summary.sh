@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # Sum the result files of the test halves and print the closing line.
 # Each file holds one line: "<passed> <failed> <skipped>". A missing file
 # means that half did not run to completion: counted as one failure.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # Run the kernel's checkpatch.pl --strict over the module and the uapi header.
 # checkpatch comes from Debian's linux-source-6.1, unpacked on first use.
 set -eu

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # The shmk debug kernel: Debian's linux-source-6.1 built with lockdep,
 # KASAN, kmemleak, the atomic-sleep checks and friends
 # (tests/vm/debug-kernel.config), shmk.ko built against it, and the VM
@@ -26,7 +27,7 @@ Commands:
                 (same config fragment, source and compiler); print the
                 path of its bzImage
   module        kernel, then build shmk.ko against it (in a scratch copy
-                of kmod/, uapi/ and Kbuild: the repo's objects stay
+                of kmod/, uapi/, Kbuild and VERSION: the repo's objects stay
                 untouched); print the path of the .ko
   check [RUN-VM OPTIONS] SUITE_DIR...
                 kernel, module, then tests/vm/run-vm.sh with that kernel
@@ -218,7 +219,7 @@ build_module() {
 	say "building shmk.ko against the debug kernel in $MODDIR"
 	rm -rf "$MODDIR"
 	mkdir -p "$MODDIR/kmod"
-	cp "$ROOT/Kbuild" "$MODDIR/"
+	cp "$ROOT/Kbuild" "$ROOT/VERSION" "$MODDIR/"
 	cp -R "$ROOT/uapi" "$MODDIR/"
 	for f in "$ROOT"/kmod/*; do
 		case $f in

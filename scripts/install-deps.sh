@@ -1,6 +1,9 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # Install what building and testing shmk needs on Debian 12.
-# Idempotent and quick when everything is already present.
+# Idempotent and quick when everything is already present. The packaging
+# checks need dkms (openssl: its signing key), debhelper, dh-dkms, lintian
+# and abigail-tools (abidw, abidiff).
 #   scripts/install-deps.sh [--lint]   (--lint also installs linux-source for checkpatch)
 set -eu
 
@@ -8,7 +11,8 @@ pkgs="build-essential pkg-config check libsubunit-dev systemtap-sdt-dev \
  qemu-system-x86 linux-image-cloud-amd64 linux-headers-cloud-amd64 \
  busybox-static cpio gzip kmod \
  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
- gnuplot-nox iceoryx libiceoryx-binding-c-dev libboost-dev"
+ gnuplot-nox iceoryx libiceoryx-binding-c-dev libboost-dev \
+ dkms openssl debhelper dh-dkms lintian abigail-tools"
 [ "${1:-}" = "--lint" ] && pkgs="$pkgs sparse linux-source-6.1 python3 flex bison bc"
 
 missing=""

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # Print the Debian cloud kernel version shmk targets: the newest one whose
 # headers and image are both installed. Never the host's uname -r.
 for d in $(ls -d /lib/modules/*-cloud-amd64/build 2>/dev/null | sort -V -r); do

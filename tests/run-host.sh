@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Run the host test suites (unit tests and integration tests on the
 # portable backend): every executable t_* of each suite directory, each
 # with a timeout, TAP counted by tests/vm/tap-count.sh (same rules as the
@@ -23,7 +24,7 @@ BUILD=${BUILD:-$ROOT/build}
 . "$HERE/vm/tap-count.sh"
 
 usage() {
-	sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
+	sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e '/SPDX-License-Identifier/d' -e 's/^# \{0,1\}//'
 }
 
 result='' test_timeout=60

@@ -31,10 +31,6 @@
 #include "shmk_tools.h"
 #include "shmk_mount.h"
 
-#ifndef SHMK_VERSION
-#define SHMK_VERSION	"0.1.0"
-#endif
-
 /* The BPF side repeats these; they must match the ABI. */
 _Static_assert(SHMKT_NAME_MAX == SHMK_NAME_MAX, "name max");
 _Static_assert(SHMKT_END_DETACH == SHMK_END_DETACH, "END_DETACH");
@@ -452,6 +448,9 @@ int shmkt_parse_opt(const char *tool, const char *usage, int c,
 		break;
 	case 'h':
 		fputs(usage, stdout);
+		exit(0);
+	case SHMKT_OPT_VERSION:
+		shmkt_print_version(tool);
 		exit(0);
 	default:
 		fprintf(stderr, "Try '%s --help'.\n", tool);

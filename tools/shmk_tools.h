@@ -23,10 +23,13 @@
  */
 #define SHMKT_MAX_LINKS	(8 + SHMKT_MAX_LIBS * 16)
 
+/* getopt_long() value of --version (long only). */
+#define SHMKT_OPT_VERSION	0x100
+
 /* Exit status for a usage error (getopt style). */
 #define SHMKT_EXIT_USAGE	2
 
-/* What every BPF tool takes: -p -a -n -k -u -l -v (and -h). */
+/* What every BPF tool takes: -p -a -n -k -u -l -v (and -h, --version). */
 struct shmkt_opts {
 	uint32_t pid;
 	uint64_t arena;		/* the arena id the tools show (see -a) */
@@ -51,7 +54,8 @@ struct shmkt_opts {
 	{ "library", no_argument, NULL, 'u' },				\
 	{ "lib", required_argument, NULL, 'l' },			\
 	{ "verbose", no_argument, NULL, 'v' },				\
-	{ "help", no_argument, NULL, 'h' }
+	{ "help", no_argument, NULL, 'h' },				\
+	{ "version", no_argument, NULL, SHMKT_OPT_VERSION }
 
 struct bpf_object;
 struct bpf_object_skeleton;

@@ -85,6 +85,7 @@ static const char usage_text[] =
 "  -N, --no-attach      show, kmod: do not attach at all; the member table\n"
 "                       comes from debugfs (no epoch, no library state)\n"
 "  -h, --help           this text\n"
+"      --version        print the version and exit\n"
 "\n"
 "show on kmod attaches read-only: survivors see it attach and detach, and\n"
 "it takes a member slot, possibly the slot of a member that ended (its\n"
@@ -1754,6 +1755,7 @@ int main(int argc, char **argv)
 		{ "rw", no_argument, NULL, 'w' },
 		{ "no-attach", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd;
@@ -1783,6 +1785,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("shmkctl (shmk) %s\n", SHMK_VERSION);
 			return 0;
 		default:
 			fprintf(stderr, "Try 'shmkctl --help'.\n");

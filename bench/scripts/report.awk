@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # shmk benchmark report: reads machine.txt then results.csv (see main.c for
 # the columns) and writes the Markdown report on stdout, plus gnuplot data
 # files under the directory given as -v plotdir=DIR. POSIX awk (mawk).

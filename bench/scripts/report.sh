@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
 # Build the benchmark report from a results directory:
 #   OUT/latest.md, OUT/rtt-<placement>.svg, OUT/throughput.svg, OUT/fanin.svg
 # and, with --readme FILE, refresh the block of FILE between the markers

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
 # Run the whole benchmark and write the report.
 #
 #   scripts/run.sh [--quick] [--out DIR] [-- extra shmkbench options]

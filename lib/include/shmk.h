@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libshmk: shared-memory arenas shared by many processes, with an allocator,
  * robust locks and copy-on-write buffers living inside the arena.
@@ -26,7 +27,12 @@
 extern "C" {
 #endif
 
-#define SHMK_LIB_VERSION	1
+/*
+ * The version of the library actually loaded, "MAJOR.MINOR.MICRO" (the
+ * release in NEWS; build systems read the same number from pkg-config
+ * --modversion libshmk). Static storage, never NULL.
+ */
+const char *shmk_version(void);
 
 struct shmk_arena;
 
@@ -96,6 +102,8 @@ struct shmk_arena_info {
 	uint32_t refs_per_member;
 	uint32_t reserve_bytes;
 	const char *backend;	/* "kmod" or "portable" */
+	/* Zero; later releases may fill it in (room to grow the ABI). */
+	uint64_t reserved[8];
 };
 int shmk_arena_info(const struct shmk_arena *a, struct shmk_arena_info *info);
 
@@ -217,6 +225,8 @@ struct shmk_alloc_stats {
 	uint32_t waiters;	/* allocations waiting for memory now */
 	uint32_t pad;
 	double fragmentation;	/* 1 - largest_free / free_page_bytes */
+	/* Zero; later releases may fill it in (room to grow the ABI). */
+	uint64_t reserved[8];
 };
 int shmk_alloc_stats(struct shmk_arena *a, struct shmk_alloc_stats *st);
 /* Bytes (rounded block sizes) member @id owns, reserve not included. */
@@ -285,6 +295,8 @@ struct shmk_buf_info {
 	uint64_t tailroom;	/* free bytes after the data */
 	uint32_t refcount;
 	uint32_t pad;
+	/* Zero; later releases may fill it in (room to grow the ABI). */
+	uint64_t reserved[4];
 };
 int shmk_buf_info(struct shmk_arena *a, shmk_ref_t ref,
 		  struct shmk_buf_info *info);

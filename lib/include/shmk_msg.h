@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libshmk messaging: receive queues in the arena and client/server
  * sessions on top of them. Self-contained on top of shmk.h; the rules that
@@ -68,8 +69,12 @@ struct shmk_queue_opts {
 	uint64_t reserved[2];	/* must be zero */
 };
 
-/* One descriptor: 64-bit value (a buffer token, an arena offset...),
- * length, tag; @sender and @sender_gen are set by the queue. */
+/*
+ * One descriptor: 64-bit value (a buffer token, an arena offset...),
+ * length, tag; @sender and @sender_gen are set by the queue. Its size is
+ * fixed (it is what a ring slot carries, in and out): it grows by flags,
+ * bits 1..7 being the library's for new meanings of @val/@len/@tag.
+ */
 struct shmk_qmsg {
 	uint64_t val;
 	uint64_t tag;
@@ -145,6 +150,8 @@ struct shmk_queue_stats {
 	uint64_t blocks_reused;	/* by this handle (producer) */
 	uint32_t blocks_held;	/* by this handle: in use and spare */
 	uint32_t pad;
+	/* Zero; later releases may fill it in (room to grow the ABI). */
+	uint64_t reserved[8];
 };
 int shmk_queue_stats(struct shmk_queue *q, struct shmk_queue_stats *st);
 
@@ -284,6 +291,8 @@ struct shmk_msg {
 	int32_t status;		/* events: exit code or signal */
 	uint32_t len;		/* DATA: buffer length */
 	uint64_t time_ns;	/* events: CLOCK_MONOTONIC of the death */
+	/* Zero; later releases may fill it in (room to grow the ABI). */
+	uint64_t reserved[2];
 };
 
 /*
@@ -350,6 +359,8 @@ struct shmk_session_info {
 	uint64_t publish_skipped;
 	uint64_t wakes;		/* wake syscalls made by this session */
 	uint64_t sleeps;	/* wait syscalls made by this session */
+	/* Zero; later releases may fill it in (room to grow the ABI). */
+	uint64_t reserved[8];
 };
 int shmk_session_info(struct shmk_session *s, struct shmk_session_info *info);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Children and pipes for the tests (integ, msg): fork a function, reap it,
  * pass 64-bit values through pipes. Header-only: the VM's initramfs runs

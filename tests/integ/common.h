@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* Helpers shared by the integration tests: names, children, pipes, events. */
 #ifndef SHMK_TEST_COMMON_H
 #define SHMK_TEST_COMMON_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Arenas through the public API, several processes, on the backend that
  * SHMK_BACKEND selects: membership, events (clean exit, crash), wait/wake,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Buffers through the public API, several processes: one buffer published
  * to many (refcount, no copy), copy on write in a receiver, references of

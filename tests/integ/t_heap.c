@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * The allocator through the public API, several processes: concurrent
  * alloc/free with blocks freed by other members, a dead member's blocks

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Robust locks across processes: exclusion, timeouts, owner death
  * (-EOWNERDEAD, consistent, not recoverable), a sleeping waiter woken by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Reclaim races, made deterministic with the library's crash points (this
  * test is white-box: it links the core sources built with SHMK_TEST_HOOKS

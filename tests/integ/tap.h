@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Minimal TAP for the integration tests (they must run in a bare busybox
  * initramfs, so no libcheck here).

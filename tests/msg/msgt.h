@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers of the messaging tests: TAP output, child processes, pipes,
  * the end-of-test accounting check. Header-only, no libcheck (the tests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Child programs of the session tests: an echo server driven through a
  * command pipe and a ping client that checks every echo, both reporting

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Queues: bounded and unbounded, many producers, first-come-first-served
  * back-pressure, wake suppression, producers and consumers that die at

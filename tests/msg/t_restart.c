@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Restarts and crashes under traffic: the server killed and started
  * again (clients see it go, keep their state, reconnect, go on); a hot

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Sessions: connect, echo traffic, disconnect; many clients; refusals
  * (protocol version, features, full); send to a dead peer; a client

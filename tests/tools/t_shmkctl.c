@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * shmkctl against live arenas: on the portable backend everywhere, on
  * kmod where /dev/shmk exists (the VM). Three members (this process, a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * shmkexits: the membership timeline must show every attach and end with
  * the right pid, how and status.

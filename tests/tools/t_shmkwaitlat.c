@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * shmkwaitlat: waits must be counted per arena with how they ended.
  * This process makes NT waits that time out and NA waits whose word does

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * tests/tools: TAP output, running the tools (copied next to the tests
  * by the Makefile) and reading their output line by line with a bound.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * The members the torture driver starts, kills and restarts: one server
  * and several clients. Every member loops until it is killed; each turn of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * t_torture: kill -9 torture of crash cleanup (issue 5).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Crash-cleanup torture: the state shared by the driver and its members,
  * and the helpers both use. One binary: the driver (t_torture) re-executes

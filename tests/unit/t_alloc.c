@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Allocator: classes, basics, placement and coalescing, a randomized run
  * checked against a model, reserve, waiting allocation, several processes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Attaching to an arena the library never set up (raw ABI users): a
  * writable member sets it up; a read-only one cannot, and must get

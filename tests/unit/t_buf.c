@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Buffers: create, clone, copy on write, headroom, growth policy, pass /
  * accept / recall, holdings limit, several processes, reclaim of a dead

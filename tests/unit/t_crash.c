@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Death at every step. For each operation, a child member performs it with
  * the library's crash points armed: SIGKILL at the k-th one, for k = 1, 2,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Robust locks: the member's robust list stays well formed whatever the
  * order of releases; the survivor's walk of a dead member's list (the

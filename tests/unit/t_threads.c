@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * Concurrent cases inside one process, built twice: with ASan+UBSan
  * (t_threads) and with TSan (t_threads_tsan). Threads share one member

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* Shared helpers of the unit tests. */
 #include "unit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Unit tests: Check suites, white-box (they see lib/shmk_int.h), linked
  * with the library sources built with crash points (SHMK_TEST_HOOKS) and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # /init of the shmk test VM (busybox sh, PID 1). Installed by run-vm.sh,
 # which also writes its inputs under /harness:
 #   config   shell assignments: TEST_TIMEOUT MODULE MODULE_NAME MODULE_ARGS

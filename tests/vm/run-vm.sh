@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Run test programs (or one command) in a throwaway VM: Debian's kernel
 # under qemu (TCG), a busybox initramfs, the shmk module loaded, then
 # post-checks (nothing left in the module, rmmod works, dmesg is clean).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Self-test of the test harness (not part of make check): proves that
 # tap-count.sh counts TAP by the contract and that run-vm.sh catches what it
 # must, with a fake "shmk" module and fake tests built in a temp directory.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 # TAP counting shared by tests/vm/run-vm.sh and tests/run-host.sh.
 # Source it, then call tap_report once per test program:

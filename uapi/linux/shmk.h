@@ -161,7 +161,8 @@ struct shmk_wake {
  * (8-byte aligned), or SHMK_ROBUST_NONE to unregister. When the member ends
  * without SHMK_IOC_DETACH, the module walks the list (at most
  * SHMK_ROBUST_LIST_LIMIT entries, every offset range- and alignment-checked,
- * stopping at the first bad one) and for each lock word whose owner bits
+ * stopping at the first bad entry and skipping an entry whose lock word is
+ * bad) and for each lock word whose owner bits
  * hold this member's id sets SHMK_LOCK_OWNER_DIED, clears the owner, keeps
  * SHMK_LOCK_WAITERS, and wakes every waiter of the word. The entry named by
  * @op_pending is handled the same way.
