@@ -23,13 +23,13 @@
  */
 #define SHMKT_MAX_LINKS	(8 + SHMKT_MAX_LIBS * 16)
 
-/* getopt_long() value of --version (long only). */
-#define SHMKT_OPT_VERSION	0x100
+/* getopt value of -V/--version. */
+#define SHMKT_OPT_VERSION	'V'
 
 /* Exit status for a usage error (getopt style). */
 #define SHMKT_EXIT_USAGE	2
 
-/* What every BPF tool takes: -p -a -n -k -u -l -v (and -h, --version). */
+/* What every BPF tool takes: -p -a -n -k -u -l -v (and -h, -V). */
 struct shmkt_opts {
 	uint32_t pid;
 	uint64_t arena;		/* the arena id the tools show (see -a) */
@@ -45,7 +45,7 @@ struct shmkt_opts {
 	int nlibs;
 };
 
-#define SHMKT_SHORTOPTS	"p:a:n:kul:vh"
+#define SHMKT_SHORTOPTS	"p:a:n:kul:vhV"
 #define SHMKT_LONGOPTS							\
 	{ "pid", required_argument, NULL, 'p' },			\
 	{ "arena", required_argument, NULL, 'a' },			\

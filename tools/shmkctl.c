@@ -85,7 +85,7 @@ static const char usage_text[] =
 "  -N, --no-attach      show, kmod: do not attach at all; the member table\n"
 "                       comes from debugfs (no epoch, no library state)\n"
 "  -h, --help           this text\n"
-"      --version        print the version and exit\n"
+"  -V, --version        print the version and exit\n"
 "\n"
 "show on kmod attaches read-only: survivors see it attach and detach, and\n"
 "it takes a member slot, possibly the slot of a member that ended (its\n"
@@ -1761,7 +1761,7 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "jb:wNh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jb:wNhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			opt.json = true;

@@ -48,7 +48,7 @@ static const char usage_text[] =
 "                       named here\n"
 "  -v, --verbose        libbpf debug messages\n"
 "  -h, --help           this text\n"
-"      --version        print the version and exit\n"
+"  -V, --version        print the version and exit\n"
 "\n"
 "Output: TIME(s) since start, SRC (kern/lib), ARENA name, AID (arena id,\n"
 "kernel only), MEMBER id, GEN generation, PID, EVENT (attach, end,\n"

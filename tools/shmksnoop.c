@@ -248,13 +248,12 @@ static int parse_args(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "all", no_argument, NULL, 'A' },
-		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint32_t v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, SHMKT_SHORTOPTS "e:t:L:c:jAV",
+	while ((c = getopt_long(argc, argv, SHMKT_SHORTOPTS "e:t:L:c:jA",
 				longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
@@ -297,9 +296,6 @@ static int parse_args(int argc, char **argv)
 		case 'A':
 			sopt.all = true;
 			break;
-		case 'V':
-			shmkt_print_version(TOOL);
-			exit(0);
 		case 'k':
 			fprintf(stderr, TOOL ": messages do not go through the kernel, on kmod either: there is no kernel source (-k)\n");
 			return -1;

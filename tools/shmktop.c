@@ -669,13 +669,12 @@ static int parse_args(int argc, char **argv)
 		{ "noclear", no_argument, NULL, 'C' },
 		{ "all", no_argument, NULL, 'A' },
 		{ "member", required_argument, NULL, 'e' },
-		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	size_t i;
 	int c;
 
-	while ((c = getopt_long(argc, argv, SHMKT_SHORTOPTS "i:c:s:jCAe:V",
+	while ((c = getopt_long(argc, argv, SHMKT_SHORTOPTS "i:c:s:jCAe:",
 				longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -722,9 +721,6 @@ static int parse_args(int argc, char **argv)
 				return -1;
 			}
 			break;
-		case 'V':
-			shmkt_print_version(TOOL);
-			exit(0);
 		default:
 			if (shmkt_parse_opt(TOOL, usage_text, c, optarg, &opt))
 				return -1;

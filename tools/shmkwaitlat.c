@@ -57,7 +57,7 @@ static const char usage_text[] =
 "                       (repeatable, implies -u); default libshmk.so.0\n"
 "  -v, --verbose        libbpf debug messages\n"
 "  -h, --help           this text\n"
-"      --version        print the version and exit\n"
+"  -V, --version        print the version and exit\n"
 "\n"
 "A line \"Tracing ...\" on stdout says the probes are in place. The arena\n"
 "of a library wait is known when its process attached while shmkwaitlat\n"

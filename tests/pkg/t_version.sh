@@ -18,7 +18,7 @@ v=$("$PKG_DIR/mq_static" "/shmk-pkg-version-$$" | sed -n 's/.*libshmk \([^ ]*\) 
 check "shmk_version() says $VERSION (says '$v')" test "$v" = "$VERSION"
 v=$(PKG_CONFIG_LIBDIR=lib pkg-config --modversion libshmk)
 check "pkg-config --modversion libshmk: $VERSION (says '$v')" test "$v" = "$VERSION"
-for t in shmkctl shmkexits shmkwaitlat; do
+for t in shmkctl shmkexits shmkwaitlat shmksnoop shmktop; do
 	v=$("tools/$t" --version 2>&1)
 	check "$t --version: '$t (shmk) $VERSION' (says '$v')" test "$v" = "$t (shmk) $VERSION"
 done
