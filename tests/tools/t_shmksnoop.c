@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * shmksnoop: every message of a workload of known shape (traffic.h) must
  * be shown exactly once, with the right sender and receiver (member, pid,

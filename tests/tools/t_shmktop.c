@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * shmktop: the last --json snapshot (printed on SIGINT) must count the
  * workload of traffic.h exactly, per member and per arena: messages and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * tests/tools: a workload of known shape for the traffic tools (shmksnoop,
  * shmktop), and what their --json output is read with.
