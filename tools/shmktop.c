@@ -518,12 +518,14 @@ static int term_rows(void)
 }
 
 #define ROWFMT	"%-24s %7s %-15s %8s %8s %8s %8s %5s %5s %7s %7s %8s %5s %s\n"
+/* An arena's row: its name and id over the first three columns. */
+#define ARENAFMT "%-48s %8s %8s %8s %8s %5s %5s %7s %7s %8s %5s %s\n"
 
 static void print_text(const struct agg *g, int n, double secs,
 		       const char *clock)
 {
 	int lines = term_rows(), used = 0, i, j, nm = 0;
-	char b[10][32], sb[48], hb[2][16], idb[32];
+	char b[10][32], sb[48], hb[2][16], idb[32], label[96];
 
 	for (i = 0; i < n; i++)
 		nm += g[i].nrows;
@@ -550,7 +552,7 @@ static void print_text(const struct agg *g, int n, double secs,
 
 		if (lines && used >= lines - 1)
 			break;
-		snprintf(b[0], sizeof(b[0]), "%s [%s]", a->name,
+		snprintf(label, sizeof(label), "%s [%s]", a->name,
 			 shmkt_arena_id(a->id, idb, sizeof(idb)));
 		if (a->has_a && a->a.heap_size)
 			snprintf(sb, sizeof(sb), "heap %s/%s deaths %llu reclaims %llu",
@@ -574,7 +576,7 @@ static void print_text(const struct agg *g, int n, double secs,
 		snprintf(b[9], 32, "%.1f", d[C_ALLOC_BYTES] / secs / 1024);
 		snprintf(idb, sizeof(idb), "%llu",
 			 (unsigned long long)d[C_ALLOC_WAITS]);
-		printf(ROWFMT, b[0], "-", "-", b[1], b[2], b[3], b[4], b[5],
+		printf(ARENAFMT, label, b[1], b[2], b[3], b[4], b[5],
 		       b[6], b[7], b[8], b[9], idb, sb);
 		used++;
 		for (j = 0; j < a->nrows; j++) {
