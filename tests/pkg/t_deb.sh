@@ -34,6 +34,18 @@ for f in "$ld/libshmk.so.$VERSION" "$ld/libshmk.so.0" "$ld/libshmk.so" \
 	"$u/usr/sbin/shmkctl" "$u/usr/share/man/man4/shmk.4.gz"; do
 	check "unpacked: ${f#"$u"}" test -e "$f"
 done
+# Each man page in the package of what it documents (both have man7).
+has() {	# PACKAGE PATH: the .deb holds PATH
+	dpkg-deb -c "$out/${1}_${VERSION}_"*.deb | awk '{ print $6 }' |
+		grep -qx "\.$2"
+}
+for f in man7/shmk-tracing.7.gz man8/shmkctl.8.gz man8/shmkexits.8.gz \
+	man8/shmkwaitlat.8.gz man8/shmksnoop.8.gz man8/shmktop.8.gz; do
+	check "shmk-tools has /usr/share/man/$f" has shmk-tools "/usr/share/man/$f"
+done
+check "libshmk-dev has libshmk(7), not shmk-tracing(7)" sh -c \
+	"dpkg-deb -c '$out/libshmk-dev_${VERSION}_'*.deb | grep -q 'man7/libshmk.7.gz' &&
+	 ! dpkg-deb -c '$out/libshmk-dev_${VERSION}_'*.deb | grep -q shmk-tracing"
 check "shmk-dkms's postinst registers the module with DKMS" \
 	sh -c "dpkg-deb -I '$out/shmk-dkms_${VERSION}_all.deb' postinst | grep -q 'common.postinst'"
 check "third-party program builds with pkg-config against the unpacked files only" \
@@ -48,7 +60,7 @@ check "static build against the unpacked libshmk.a" \
 	build_hello "$u" "$ld/pkgconfig" "$WORK/hello-static" --static
 check "server + client on the portable backend, static" \
 	run_hello "$WORK/hello-static" "pkgdebs$$"
-for t in shmkctl shmkexits shmkwaitlat; do
+for t in shmkctl shmkexits shmkwaitlat shmksnoop shmktop; do
 	v=$("$u/usr/sbin/$t" --version 2>&1)
 	check "unpacked $t --version: $v" test "$v" = "$t (shmk) $VERSION"
 done
