@@ -55,6 +55,19 @@ struct {
 	__type(value, struct sent);
 } inflight SEC(".maps");
 
+/*
+ * The user side is woken only once this much is waiting; it also polls
+ * every 100 ms. One wake-up per few hundred messages instead of one each:
+ * on a busy pair the wake-ups of the reader cost more than the probes.
+ */
+#define SN_WAKE_BYTES	(64 * 1024)
+
+static __always_inline __u64 rb_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= SN_WAKE_BYTES ?
+		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline bool tag_ok(__u64 tag)
 {
 	return !targ_tag_set || tag == targ_tag;
@@ -142,7 +155,7 @@ int BPF_USDT(lib_recv, __u64 arena, __u64 name, __u32 member, __u32 from,
 		e->from_pid = s->pid;
 		__builtin_memcpy(e->from_comm, s->comm, sizeof(e->from_comm));
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 out:
 	bpf_map_delete_elem(&inflight, &k);
 	return 0;
@@ -174,7 +187,7 @@ int BPF_USDT(lib_publish, __u64 arena, __u64 name, __u32 member,
 	e->fanout = fanout;
 	e->skipped = skipped;
 	bpf_get_current_comm(e->from_comm, sizeof(e->from_comm));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 	return 0;
 }
 

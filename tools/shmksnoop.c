@@ -423,7 +423,10 @@ int main(int argc, char **argv)
 			}
 			next_scan = shmkt_now_ns() + SHMKT_RESCAN_NS;
 		}
+		/* The kernel side wakes us once 64 KiB wait: take the rest. */
 		err = ring_buffer__poll(rb, 100);
+		if (err >= 0 && !shmkt_exiting)
+			err = ring_buffer__consume(rb);
 		if (err == -EINTR) {
 			err = 0;
 			continue;
