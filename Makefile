@@ -97,7 +97,7 @@ examples: lib
 	$(MAKE) -C examples
 
 # Benchmarks (bench/README.md); QUICK=1 for the one-minute smoke run.
-bench: lib
+bench: lib tools
 	$(MAKE) -C bench run QUICK=$(QUICK)
 
 # The main job: on /dev/shmk if this host has it, else in the VM.

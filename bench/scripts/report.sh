@@ -20,6 +20,16 @@ mkdir -p "$plot"
 
 awk -v plotdir="$plot" -f "$here/report.awk" "$out/machine.txt" \
 	"$out/results.csv" > "$out/latest.md"
+# The tracing cost (scripts/tracing.sh), when it was measured: before the
+# rows that did not run (at the end if that section is missing).
+if [ -f "$out/tracing.md" ]; then
+	awk -v tr="$out/tracing.md" '
+		function put(  l) { while ((getline l < tr) > 0) print l; done = 1 }
+		/^## Rows that did not run/ && !done { put(); print "" }
+		{ print }
+		END { if (!done) put() }' "$out/latest.md" > "$out/latest.md.new"
+	mv "$out/latest.md.new" "$out/latest.md"
+fi
 
 # --------------------------------------------------------------- plots
 term='set terminal svg size 1000,600 dynamic noenhanced font "Sans,11" background rgb "white"'

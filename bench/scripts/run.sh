@@ -38,6 +38,11 @@ if [ $rc -ne 0 ]; then
 	exit $rc
 fi
 
+# What tracing costs (scripts/tracing.sh): its own tables, appended to
+# the report.
+./scripts/tracing.sh ${quick:+--quick} --out "$out" 2> >(tee -a "$out/run.log" >&2)
+wait
+
 ver() { dpkg-query -W -f='${Version}' "$1" 2> /dev/null || true; }
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
