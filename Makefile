@@ -10,6 +10,8 @@
 #                     under qemu), then the autoload run
 #   make check-debug  module suite on a lockdep/KASAN/kmemleak debug kernel
 #   make torture      kill -9 torture, N=<rounds> (default 1000), both backends
+#   make fuzz-kmod    randomized syscall fuzzer of the module, CALLS=<n> (VM)
+#   make fuzz-kmod-debug  the same on the debug kernel (KASAN, lockdep)
 #   make demo         client/server demo with crash recovery (in the VM)
 #   make bench        benchmarks and report in bench/results (QUICK=1: smoke)
 #   make install      [DESTDIR= PREFIX=/usr/local LIBDIR= INCLUDEDIR= MANDIR=
@@ -30,7 +32,9 @@ KDIR ?= /lib/modules/$(KVER)/build
 VMLINUZ ?= /boot/vmlinuz-$(KVER)
 BUILD := $(CURDIR)/build
 # Suites the VM runs against the real module (library ones on kmod).
-VM_SUITES := tests/kmod tests/integ tests/msg tests/tools tests/torture
+# tests/fuzz-kmod runs its short default budget there (about 30 s).
+VM_SUITES := tests/kmod tests/integ tests/msg tests/tools tests/torture \
+	tests/fuzz-kmod
 # The module's limits, tested in a VM of their own with small ones.
 LIMIT_ARGS := max_arenas=12 reserved_arenas=3 max_arenas_per_ns=6 \
 	max_arenas_per_user=4 max_bytes_per_user=1048576 \
@@ -69,7 +73,7 @@ DKMS_KO := $(DKMS_BUILD)/tree/shmk/$(VERSION)/$(KVER)/$(shell uname -m)/module/s
 
 .PHONY: all deps module lib tests examples tools bench demo check check-host \
 	check-pkg check-vm check-vm-suite check-vm-limits check-autoload \
-	check-debug torture \
+	check-debug torture fuzz-kmod fuzz-kmod-debug \
 	clean lint checkpatch sparse install uninstall install-lib \
 	install-tools install-data install-dkms-src dkms-install \
 	dkms-uninstall dkms-build deb abi-update
@@ -170,6 +174,30 @@ torture: module tests
 		--env SHMK_BACKEND=kmod --env SHMK_TORTURE_KILLS=$(N) \
 		--test-timeout 3000 --quiet --verbose \
 		--result $(BUILD)/torture-vm.result tests/torture
+
+# Randomized system-call fuzzer of the module (tests/fuzz-kmod/README.md),
+# long: CALLS calls in all (default 1000000), at most FUZZ_SECS seconds of
+# issuing them; SEED and PROCS optional. make check runs a ~30 s budget.
+CALLS ?= 1000000
+FUZZ_SECS ?= 7200
+FUZZ_ENV = --env SHMK_FUZZ_CALLS=$(CALLS) --env SHMK_FUZZ_SECS=$(FUZZ_SECS) \
+	$(if $(SEED),--env SHMK_FUZZ_SEED=$(SEED)) \
+	$(if $(PROCS),--env SHMK_FUZZ_PROCS=$(PROCS))
+FUZZ_TIMEOUT = $(shell echo $$(( $(FUZZ_SECS) + 300 )))
+fuzz-kmod: module
+	$(MAKE) -C tests/fuzz-kmod
+	@mkdir -p $(BUILD)
+	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
+		$(FUZZ_ENV) --test-timeout $(FUZZ_TIMEOUT) --quiet --verbose \
+		--result $(BUILD)/fuzz-kmod.result tests/fuzz-kmod
+
+# The same on the debug kernel (scripts/debug-kernel.sh builds it first).
+fuzz-kmod-debug:
+	$(MAKE) -C tests/fuzz-kmod
+	@mkdir -p $(BUILD)
+	scripts/debug-kernel.sh check $(FUZZ_ENV) \
+		--test-timeout $(FUZZ_TIMEOUT) --quiet --verbose \
+		--result $(BUILD)/fuzz-kmod-debug.result tests/fuzz-kmod
 
 # The module suite on a debug kernel (lockdep, KASAN, kmemleak, atomic
 # sleep, UBSAN). The first run builds that kernel from Debian's

@@ -837,7 +837,7 @@ static const char *fz_status_text(int st, char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	uint64_t seed, calls, secs, t0, t_end, first_us = 0, mark_us;
+	uint64_t seed, calls, secs, t0, t_end, first_us = 0, mark_us, hard;
 	struct fz_stats before, after;
 	struct fz_oracle orc;
 	unsigned int procs, i, left, orphans = 0, hung = 0, test = 0;
@@ -961,14 +961,24 @@ int main(int argc, char **argv)
 	 * (and count it as hung). Orphans come back to us (subreaper).
 	 */
 	left = procs;
-	alarm((unsigned int)secs + 90);
+	hard = t0 + (secs + 90) * 1000000000ULL;
+	alarm(60);	/* progress lines, and the bound */
 	while (left) {
 		pid = waitpid(-1, &st, __WALL);
 		if (pid < 0 && errno == EINTR && fz_alarm_hit) {
+			uint64_t now = fz_now(), n = atomic_load(&fz_sh->calls);
+
+			fz_alarm_hit = 0;
+			if (now < hard) {
+				printf("# progress: %llu calls in %.0f s (%.0f calls/s), %u workers running\n",
+				       (unsigned long long)n, (double)(now - t0) / 1e9,
+				       (double)n * 1e9 / (double)(now - t0), left);
+				alarm(60);
+				continue;
+			}
 			printf("# workers still running past their bound: killing\n");
 			atomic_store(&fz_sh->stop, 1);
 			hung += (unsigned int)fz_kill_group() ? 1 : 0;
-			fz_alarm_hit = 0;
 			alarm(30);
 			continue;
 		}
