@@ -212,6 +212,7 @@ struct fz_shared {
 	_Atomic uint32_t errs[FZ_NCALLS][FZ_NERR];
 	_Atomic uint64_t sigbus, sigsegv;	/* faults on tracked mappings */
 	_Atomic uint64_t inherited_maps;	/* arena VMAs seen in a child */
+	_Atomic uint64_t inherited_sigbus;	/* ... that faulted, as they must */
 	_Atomic uint64_t procs, execs, threads, kills;
 	_Atomic uint64_t robust_set, lock_taken, scm_sent, scm_recv;
 	_Atomic uint64_t uring_rings, uring_sqpoll, uring_sqes, uring_cqes;
@@ -263,8 +264,12 @@ struct fz_fd {
 };
 
 /* OTHER: a mapping of something else (a reused fd number): read only. */
+/*
+ * INHERITED: an arena mapping a forked child kept (MADV_DOFORK); the child
+ * is not the process that mapped it, so every access must SIGBUS (mmap.rst).
+ */
 enum fz_mapkind { FZ_MAP_CTRL = 1, FZ_MAP_USER, FZ_MAP_ANON, FZ_MAP_RING,
-		  FZ_MAP_OTHER };
+		  FZ_MAP_OTHER, FZ_MAP_INHERITED };
 
 struct fz_map {
 	uintptr_t addr;

@@ -745,6 +745,20 @@ void op_touch(struct fz_ctx *c)
 	default:
 		break;
 	}
+	if (m->kind == FZ_MAP_INHERITED) {
+		/* Not ours: the module must not serve a page through it. */
+		t.base = (volatile uint32_t *)(m->addr + PG * fz_below(c, m->len / PG));
+		t.words = 1;
+		t.write = fz_pct(c, 50);
+		t.seed = 0x10;	/* write the first word if writing */
+		t.sum = 0;
+		if (fz_guard(fz_touch_fn, &t) == 0)
+			fz_finding(FZ_C_MMAP, FZ_OP_touch, 0, m->addr, t.write,
+				   "inherited arena mapping served a page");
+		else
+			atomic_fetch_add(&fz_sh->inherited_sigbus, 1);
+		goto out;
+	}
 	t.base = (volatile uint32_t *)m->addr;
 	t.words = m->len / 4;
 	t.write = (m->prot & PROT_WRITE) && m->kind != FZ_MAP_CTRL &&

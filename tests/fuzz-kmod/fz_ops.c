@@ -240,7 +240,40 @@ int fz_real_sizes(int fd, uint64_t *ctrl_size, uint64_t *user_size)
 
 /* ---- argument generators ---------------------------------------------- */
 
+/* The ABI's alphabet: letters, digits, SHMK_NAME_PUNCT; 1..63 bytes. */
+static bool fz_name_ok(const char *name)
+{
+	size_t i, n = strnlen(name, SHMK_NAME_MAX);
+	const char *punct =
+#ifdef SHMK_NAME_PUNCT
+		SHMK_NAME_PUNCT;
+#else
+		"._:@+-";
+#endif
+
+	if (!n || n == SHMK_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || strchr(punct, ch)))
+			return false;
+	}
+	return true;
+}
+
+static enum fz_kind fz_name_raw(struct fz_ctx *c, char name[SHMK_NAME_MAX]);
+
 enum fz_kind fz_name(struct fz_ctx *c, char name[SHMK_NAME_MAX])
+{
+	enum fz_kind k = fz_name_raw(c, name);
+
+	/* Outside the alphabet: -EINVAL, whatever else the call holds. */
+	return fz_name_ok(name) ? k : FZ_INVALID;
+}
+
+static enum fz_kind fz_name_raw(struct fz_ctx *c, char name[SHMK_NAME_MAX])
 {
 	uint64_t r = fz_below(c, 100);
 	int i;
@@ -892,8 +925,12 @@ void op_attach(struct fz_ctx *c)
 	}
 	if (fz_pct(c, 4)) {
 		ap = fz_bad_ptr(c);
-		/* A read-only page: read fine, the result cannot be written. */
-		k = ap != &a ? fz_bad_ptr_kind() : FZ_INVALID;
+		/*
+		 * The result is written back before anything happens
+		 * (attach.rst): a read-only page fails with no effect. A
+		 * struct that may fit the writable page is hostile.
+		 */
+		k = ap == fz_bad_ptr_ro() ? FZ_INVALID : fz_bad_ptr_kind();
 	}
 	ret = FZ(c, FZ_C_ATTACH, fz_on(&p, k), a.flags, a.size,
 		 fz_ioctl(p.fd, SHMK_IOC_ATTACH, ap));

@@ -426,6 +426,7 @@ static void fz_sync_maps(void)
 		} else if (m->kind == FZ_MAP_CTRL || m->kind == FZ_MAP_USER) {
 			/* Only MADV_DOFORK makes an arena mapping survive fork. */
 			atomic_fetch_add(&fz_sh->inherited_maps, 1);
+			m->kind = FZ_MAP_INHERITED;
 		}
 	}
 }
