@@ -177,12 +177,15 @@ torture: module tests
 
 # Randomized system-call fuzzer of the module (tests/fuzz-kmod/README.md),
 # long: CALLS calls in all (default 1000000), at most FUZZ_SECS seconds of
-# issuing them; SEED and PROCS optional. make check runs a ~30 s budget.
+# issuing them; SEED, PROCS and MODULE_ARGS (module parameters, e.g.
+# MODULE_ARGS='$(LIMIT_ARGS)' for small limits) optional. make check runs a
+# ~30 s budget.
 CALLS ?= 1000000
 FUZZ_SECS ?= 7200
 FUZZ_ENV = --env SHMK_FUZZ_CALLS=$(CALLS) --env SHMK_FUZZ_SECS=$(FUZZ_SECS) \
 	$(if $(SEED),--env SHMK_FUZZ_SEED=$(SEED)) \
-	$(if $(PROCS),--env SHMK_FUZZ_PROCS=$(PROCS))
+	$(if $(PROCS),--env SHMK_FUZZ_PROCS=$(PROCS)) \
+	$(if $(MODULE_ARGS),--module-args "$(MODULE_ARGS)")
 FUZZ_TIMEOUT = $(shell echo $$(( $(FUZZ_SECS) + 300 )))
 fuzz-kmod: module
 	$(MAKE) -C tests/fuzz-kmod
