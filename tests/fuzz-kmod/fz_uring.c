@@ -343,7 +343,7 @@ void op_uring_sub(struct fz_ctx *c)
 	struct fz_ring *r;
 	unsigned int head, tail, n, i, mask;
 	int fd;
-	bool wait;
+	bool wait, sqpoll, need_wakeup;
 
 	pthread_mutex_lock(&fz_p.lock);
 	f = fz_fd_pick(c, FZ_FD_URING);
@@ -365,10 +365,14 @@ void op_uring_sub(struct fz_ctx *c)
 	}
 	atomic_store_explicit(r->sq_tail, tail, memory_order_release);
 	wait = fz_pct(c, 10);
+	/* The ring memory goes with a close by another thread: read it now. */
+	sqpoll = r->sqpoll;
+	need_wakeup = sqpoll &&
+		      (atomic_load(r->sq_flags) & IORING_SQ_NEED_WAKEUP);
 	pthread_mutex_unlock(&fz_p.lock);
 
-	if (r->sqpoll) {
-		if (atomic_load(r->sq_flags) & IORING_SQ_NEED_WAKEUP) {
+	if (sqpoll) {
+		if (need_wakeup) {
 			fz_timer_arm(c, FZ_WAIT_MAX_NS);
 			FZ(c, FZ_C_OTHER, FZ_HOSTILE, fd, 0,
 			   syscall(__NR_io_uring_enter, fd, 0, 0,

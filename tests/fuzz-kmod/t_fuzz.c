@@ -29,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 struct fz_shared *fz_sh;
@@ -602,6 +603,14 @@ static void fz_on_alarm(int sig)
 	fz_alarm_hit = 1;
 }
 
+/* A periodic SIGALRM every @secs seconds (0: off). */
+static void fz_tick(unsigned int secs)
+{
+	struct itimerval it = { { secs, 0 }, { secs, 0 } };
+
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 static uint64_t fz_env_u64(const char *name, uint64_t dflt)
 {
 	const char *s = getenv(name);
@@ -850,6 +859,7 @@ static const char *fz_status_text(int st, char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	uint64_t seed, calls, secs, t0, t_end, first_us = 0, mark_us, hard;
+	uint64_t next_progress;
 	struct fz_stats before, after;
 	struct fz_oracle orc;
 	unsigned int procs, i, left, orphans = 0, hung = 0, test = 0;
@@ -974,26 +984,34 @@ int main(int argc, char **argv)
 	 */
 	left = procs;
 	hard = t0 + (secs + 90) * 1000000000ULL;
-	alarm(60);	/* progress lines, and the bound */
+	/*
+	 * A periodic tick (progress lines, the bounds), its flag checked on
+	 * every turn: a tick that lands between two waitpid() calls is not
+	 * lost, the next one interrupts the wait.
+	 */
+	fz_tick(10);
+	next_progress = t0 + 60000000000ULL;
 	while (left) {
-		pid = waitpid(-1, &st, __WALL);
-		if (pid < 0 && errno == EINTR && fz_alarm_hit) {
-			uint64_t now = fz_now(), n = atomic_load(&fz_sh->calls);
+		uint64_t now = fz_now();
 
+		if (fz_alarm_hit) {
 			fz_alarm_hit = 0;
-			if (now < hard) {
+			if (now >= next_progress && now < hard) {
+				uint64_t n = atomic_load(&fz_sh->calls);
+
 				printf("# progress: %llu calls in %.0f s (%.0f calls/s), %u workers running\n",
 				       (unsigned long long)n, (double)(now - t0) / 1e9,
 				       (double)n * 1e9 / (double)(now - t0), left);
-				alarm(60);
-				continue;
+				next_progress = now + 60000000000ULL;
 			}
-			printf("# workers still running past their bound: killing\n");
-			atomic_store(&fz_sh->stop, 1);
-			hung += (unsigned int)fz_kill_group() ? 1 : 0;
-			alarm(30);
-			continue;
+			if (now >= hard) {
+				printf("# workers still running past their bound: killing\n");
+				atomic_store(&fz_sh->stop, 1);
+				hung += (unsigned int)fz_kill_group() ? 1 : 0;
+				hard = now + 30000000000ULL;
+			}
 		}
+		pid = waitpid(-1, &st, __WALL);
 		if (pid < 0 && errno == EINTR)
 			continue;
 		if (pid < 0)
@@ -1011,18 +1029,19 @@ int main(int argc, char **argv)
 	atomic_store(&fz_sh->stop, 1);
 	t_end = fz_now();
 	/* Descendants still running: their watchdog is child_secs. */
-	alarm(fz_sh->child_secs + 10);
+	hard = fz_now() + (fz_sh->child_secs + 10) * 1000000000ULL;
 	for (;;) {
-		pid = waitpid(-1, &st, __WALL);
-		if (pid < 0 && errno == EINTR && fz_alarm_hit) {
-			printf("# descendants still running %u s after the workers: killing\n",
-			       fz_sh->child_secs + 10);
-			if (fz_kill_group())
-				hung++;
+		if (fz_alarm_hit) {
 			fz_alarm_hit = 0;
-			alarm(30);
-			continue;
+			if (fz_now() >= hard) {
+				printf("# descendants still running %u s after the workers: killing\n",
+				       fz_sh->child_secs + 10);
+				if (fz_kill_group())
+					hung++;
+				hard = fz_now() + 30000000000ULL;
+			}
 		}
+		pid = waitpid(-1, &st, __WALL);
 		if (pid < 0 && errno == EINTR)
 			continue;
 		if (pid < 0)
@@ -1030,7 +1049,7 @@ int main(int argc, char **argv)
 		fz_log_reap(pid, st);
 		orphans++;
 	}
-	alarm(0);
+	fz_tick(0);
 
 	/* Worker lines. */
 	for (i = 0; i < procs; i++) {
