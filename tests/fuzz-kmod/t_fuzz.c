@@ -13,6 +13,7 @@
  *   SHMK_FUZZ_PROCS    worker processes (4)
  *   SHMK_FUZZ_OPS      weights: "name=W,name=W,-name" (see FZ_OPS)
  *   SHMK_FUZZ_VERBOSE  1: print every finding as it happens
+ *   SHMK_FUZZ_NICE     nice value of every fuzz process (10)
  */
 #include "fuzz.h"
 
@@ -27,6 +28,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -603,6 +605,25 @@ static void fz_on_alarm(int sig)
 	fz_alarm_hit = 1;
 }
 
+/* Write @val into a sysctl file; returns its old value, or -1. */
+static int fz_sysctl_set(const char *path, int val)
+{
+	char buf[32];
+	int old, fd;
+
+	if (fz_read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	old = atoi(buf);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	snprintf(buf, sizeof(buf), "%d\n", val);
+	if (write(fd, buf, strlen(buf)) < 0)
+		old = -1;
+	close(fd);
+	return old;
+}
+
 /* A periodic SIGALRM every @secs seconds (0: off). */
 static void fz_tick(unsigned int secs)
 {
@@ -860,6 +881,7 @@ int main(int argc, char **argv)
 {
 	uint64_t seed, calls, secs, t0, t_end, first_us = 0, mark_us, hard;
 	uint64_t next_progress;
+	int trace_was;
 	struct fz_stats before, after;
 	struct fz_oracle orc;
 	unsigned int procs, i, left, orphans = 0, hung = 0, test = 0;
@@ -951,6 +973,16 @@ int main(int argc, char **argv)
 	}
 	mark_us = fz_kmsg(marker, 0, NULL, NULL);
 
+	/*
+	 * Nice 10: hundreds of runnable fuzz processes on one slow CPU (the
+	 * debug VM, KASAN) starve ksoftirqd, RCU callbacks back up behind
+	 * them and every synchronize_rcu() (free_ipc, rmmod) waits minutes
+	 * (README "Findings"). Kernel housekeeping at nice 0 keeps up.
+	 */
+	if (setpriority(PRIO_PROCESS, 0, (int)fz_env_u64("SHMK_FUZZ_NICE", 10)))
+		printf("# setpriority: %s\n", strerror(errno));
+	/* Deliberate crashes: no "segfault at" line each on the console. */
+	trace_was = fz_sysctl_set("/proc/sys/debug/exception-trace", 0);
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = fz_on_alarm;
@@ -1050,6 +1082,8 @@ int main(int argc, char **argv)
 		orphans++;
 	}
 	fz_tick(0);
+	if (trace_was >= 0)
+		fz_sysctl_set("/proc/sys/debug/exception-trace", trace_was);
 
 	/* Worker lines. */
 	for (i = 0; i < procs; i++) {
