@@ -49,8 +49,8 @@ Environment:
   SHMK_RUN_VM              the VM runner (tests/vm/run-vm.sh)
 
 The cache holds the unpacked source (src-*), one build tree per config
-hash (kernel-*; older ones are removed after a successful build) and the
-module scratch trees (module-*). Building takes 10-20 minutes on 2 cores.
+hash (kernel-*; after a successful build all but it and the newest
+other one are removed) and the module scratch trees (module-*). Building takes 10-20 minutes on 2 cores.
 EOF
 }
 
@@ -199,11 +199,24 @@ build_kernel() {
 	printf 'key %s\nbuilt %s\nseconds %s\n' "$KEY" "$(date -u +%FT%TZ)" \
 		$((t1 - t0)) > "$KDIR/.shmk-built"
 	say "kernel built in $((t1 - t0)) s: $BZIMAGE"
-	# Older configurations and sources: 1-2 GB each.
+	# Older configurations and sources: 1-2 GB each. The newest other
+	# configuration stays, so that two trees (worktrees, branches) with
+	# different fragments do not rebuild each other's kernel in turn.
+	keep='' newest=0
+	for old in "$CACHE"/kernel-*; do
+		if [ ! -d "$old" ] || [ "$old" = "$KDIR" ]; then
+			continue
+		fi
+		t=$(stat -c %Y "$old")
+		if [ "$t" -gt "$newest" ]; then
+			newest=$t keep=${old##*/kernel-}
+		fi
+	done
 	for old in "$CACHE"/kernel-* "$CACHE"/module-* "$CACHE"/src-*; do
 		[ -e "$old" ] || continue
 		case $old in
 		"$KDIR" | "$MODDIR" | "$SRCDIR") continue ;;
+		"$CACHE/kernel-$keep" | "$CACHE/module-$keep") continue ;;
 		esac
 		say "removing stale $old"
 		rm -rf "$old"
