@@ -115,9 +115,12 @@ demo: deps
 	    --env SHMK_BACKEND=kmod --extra examples/demo:/bin/demo \
 	    --cmd demo --test-timeout 120; fi
 
-# Every test: host, packaging, then VM; one closing line for all.
+# Every test: host, packaging, then VM; one closing line for all. With
+# CHECK_DEBUG=1 (.ci/run) the module suite on the debug kernel too (a cold
+# kernel build adds 10-20 minutes; cached in /var/cache/shmk after).
 RESULTS := $(addprefix $(BUILD)/,check-host.result check-pkg.result \
-	check-vm.result check-vm-limits.result check-autoload.result)
+	check-vm.result check-vm-limits.result check-autoload.result \
+	$(if $(filter 1,$(CHECK_DEBUG)),check-debug.result))
 check: deps
 	@rm -f $(RESULTS)
 	$(MAKE) all
@@ -125,6 +128,7 @@ check: deps
 	-$(MAKE) check-host
 	-$(MAKE) check-pkg
 	-$(MAKE) check-vm
+	$(if $(filter 1,$(CHECK_DEBUG)),-$(MAKE) check-debug)
 	@scripts/check-summary.sh $(RESULTS)
 
 check-host: lib tests
