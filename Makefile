@@ -41,7 +41,8 @@ LIMIT_ARGS := max_arenas=12 reserved_arenas=3 max_arenas_per_ns=6 \
 	max_arenas_per_user=4 max_bytes_per_user=1048576 \
 	max_bytes_per_ns=2097152
 # Suites the host runs (portable backend).
-HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture
+HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture \
+	tests/docs
 export KVER KDIR VMLINUZ BUILD
 
 # Installation directories. Configuration read by udev and modprobe goes
