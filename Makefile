@@ -9,7 +9,10 @@
 #   make check-vm     VM suite (the DKMS-built module in Debian's kernel
 #                     under qemu), then the autoload run
 #   make check-debug  module suite on a lockdep/KASAN/kmemleak debug kernel
-#   make torture      kill -9 torture, N=<rounds> (default 1000), both backends
+#   make torture      kill -9 torture, N=<kills> (default 1000), both backends
+#   make soak         torture for SECS seconds under a CPU and memory hog
+#   make fuzz-kmod    randomized syscall fuzzer of the module, CALLS=<n> (VM)
+#   make fuzz-kmod-debug  the same on the debug kernel (KASAN, lockdep)
 #   make demo         client/server demo with crash recovery (in the VM)
 #   make bench        benchmarks and report in bench/results (QUICK=1: smoke)
 #   make install      [DESTDIR= PREFIX=/usr/local LIBDIR= INCLUDEDIR= MANDIR=
@@ -30,13 +33,16 @@ KDIR ?= /lib/modules/$(KVER)/build
 VMLINUZ ?= /boot/vmlinuz-$(KVER)
 BUILD := $(CURDIR)/build
 # Suites the VM runs against the real module (library ones on kmod).
-VM_SUITES := tests/kmod tests/integ tests/msg tests/tools tests/torture
+# tests/fuzz-kmod runs its short default budget there (about 30 s).
+VM_SUITES := tests/kmod tests/integ tests/msg tests/tools tests/torture \
+	tests/fuzz-kmod
 # The module's limits, tested in a VM of their own with small ones.
 LIMIT_ARGS := max_arenas=12 reserved_arenas=3 max_arenas_per_ns=6 \
 	max_arenas_per_user=4 max_bytes_per_user=1048576 \
 	max_bytes_per_ns=2097152
 # Suites the host runs (portable backend).
-HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture
+HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture \
+	tests/docs
 export KVER KDIR VMLINUZ BUILD
 
 # Installation directories. Configuration read by udev and modprobe goes
@@ -69,7 +75,7 @@ DKMS_KO := $(DKMS_BUILD)/tree/shmk/$(VERSION)/$(KVER)/$(shell uname -m)/module/s
 
 .PHONY: all deps module lib tests examples tools bench demo check check-host \
 	check-pkg check-vm check-vm-suite check-vm-limits check-autoload \
-	check-debug torture \
+	check-debug torture soak fuzz-kmod fuzz-kmod-debug \
 	clean lint checkpatch sparse install uninstall install-lib \
 	install-tools install-data install-dkms-src dkms-install \
 	dkms-uninstall dkms-build deb abi-update
@@ -110,9 +116,12 @@ demo: deps
 	    --env SHMK_BACKEND=kmod --extra examples/demo:/bin/demo \
 	    --cmd demo --test-timeout 120; fi
 
-# Every test: host, packaging, then VM; one closing line for all.
+# Every test: host, packaging, then VM; one closing line for all. With
+# CHECK_DEBUG=1 (.ci/run) the module suite on the debug kernel too (a cold
+# kernel build adds 10-20 minutes; cached in /var/cache/shmk after).
 RESULTS := $(addprefix $(BUILD)/,check-host.result check-pkg.result \
-	check-vm.result check-vm-limits.result check-autoload.result)
+	check-vm.result check-vm-limits.result check-autoload.result \
+	$(if $(filter 1,$(CHECK_DEBUG)),check-debug.result))
 check: deps
 	@rm -f $(RESULTS)
 	$(MAKE) all
@@ -120,6 +129,7 @@ check: deps
 	-$(MAKE) check-host
 	-$(MAKE) check-pkg
 	-$(MAKE) check-vm
+	$(if $(filter 1,$(CHECK_DEBUG)),-$(MAKE) check-debug)
 	@scripts/check-summary.sh $(RESULTS)
 
 check-host: lib tests
@@ -158,18 +168,70 @@ check-autoload:
 	tests/vm/autoload.sh --module $(DKMS_KO) \
 		--result $(BUILD)/check-autoload.result
 
-# Kill -9 torture (tests/torture/README.md), long: N rounds of kills on the
-# host (portable backend), then in the VM (kmod). make check runs 20.
+# Kill -9 torture (tests/torture/README.md), long: N kills (N=10000 for
+# the figures) on the host (portable backend), then in the VM (kmod); the
+# report, with the kill-to-event and kill-to-reclaimed distributions, goes
+# to build/torture-report.md. make check runs 20 kills. make soak: the same for SECS seconds a backend
+# (default 600) under HOG load (default cpu,mem; HOG_MB sizes the memory
+# hog), rounds unbounded.
 N ?= 1000
+SECS ?= 600
+HOG ?= cpu,mem
+TORTURE_ENV = $(if $(HOG_MB),--env SHMK_TORTURE_HOG_MB=$(HOG_MB))
+TORTURE_LOGS = "portable (host)=$(BUILD)/host/torture/t_torture.out" \
+	"kmod (VM)=$(BUILD)/torture-vm.log"
 torture: module tests
 	@mkdir -p $(BUILD)
-	tests/run-host.sh --env SHMK_TORTURE_KILLS=$(N) --test-timeout 3000 \
-		--verbose \
+	tests/run-host.sh --env SHMK_TORTURE_KILLS=$(N) \
+		--test-timeout $$(( $(N) / 4 + 600 )) --verbose \
 		--result $(BUILD)/torture-host.result tests/torture
 	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
 		--env SHMK_BACKEND=kmod --env SHMK_TORTURE_KILLS=$(N) \
-		--test-timeout 3000 --quiet --verbose \
+		--test-timeout $$(( $(N) / 2 + 600 )) --quiet --verbose \
 		--result $(BUILD)/torture-vm.result tests/torture
+	tests/torture/report.sh $(TORTURE_LOGS) > $(BUILD)/torture-report.md
+	@echo "torture report: $(BUILD)/torture-report.md"
+
+soak: module tests
+	@mkdir -p $(BUILD)
+	tests/run-host.sh --env SHMK_TORTURE_SECS=$(SECS) \
+		--env SHMK_TORTURE_HOG=$(HOG) $(TORTURE_ENV) \
+		--test-timeout $$(( $(SECS) + 600 )) --verbose \
+		--result $(BUILD)/torture-host.result tests/torture
+	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
+		--env SHMK_BACKEND=kmod --env SHMK_TORTURE_SECS=$(SECS) \
+		--env SHMK_TORTURE_HOG=$(HOG) $(TORTURE_ENV) \
+		--test-timeout $$(( $(SECS) + 600 )) --quiet --verbose \
+		--result $(BUILD)/torture-vm.result tests/torture
+	tests/torture/report.sh $(TORTURE_LOGS) > $(BUILD)/torture-report.md
+	@echo "soak report: $(BUILD)/torture-report.md"
+
+# Randomized system-call fuzzer of the module (tests/fuzz-kmod/README.md),
+# long: CALLS calls in all (default 1000000), at most FUZZ_SECS seconds of
+# issuing them; SEED, PROCS and MODULE_ARGS (module parameters, e.g.
+# MODULE_ARGS='$(LIMIT_ARGS)' for small limits) optional. make check runs a
+# ~30 s budget.
+CALLS ?= 1000000
+FUZZ_SECS ?= 7200
+FUZZ_ENV = --env SHMK_FUZZ_CALLS=$(CALLS) --env SHMK_FUZZ_SECS=$(FUZZ_SECS) \
+	$(if $(SEED),--env SHMK_FUZZ_SEED=$(SEED)) \
+	$(if $(PROCS),--env SHMK_FUZZ_PROCS=$(PROCS)) \
+	$(if $(MODULE_ARGS),--module-args "$(MODULE_ARGS)")
+FUZZ_TIMEOUT = $(shell echo $$(( $(FUZZ_SECS) + 300 )))
+fuzz-kmod: module
+	$(MAKE) -C tests/fuzz-kmod
+	@mkdir -p $(BUILD)
+	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
+		$(FUZZ_ENV) --test-timeout $(FUZZ_TIMEOUT) --quiet --verbose \
+		--result $(BUILD)/fuzz-kmod.result tests/fuzz-kmod
+
+# The same on the debug kernel (scripts/debug-kernel.sh builds it first).
+fuzz-kmod-debug:
+	$(MAKE) -C tests/fuzz-kmod
+	@mkdir -p $(BUILD)
+	scripts/debug-kernel.sh check $(FUZZ_ENV) \
+		--test-timeout $(FUZZ_TIMEOUT) --quiet --verbose \
+		--result $(BUILD)/fuzz-kmod-debug.result tests/fuzz-kmod
 
 # The module suite on a debug kernel (lockdep, KASAN, kmemleak, atomic
 # sleep, UBSAN). The first run builds that kernel from Debian's

@@ -131,20 +131,69 @@ static int fail(int err, const char *fmt, ...)
 static int j_depth;
 static bool j_more[J_MAX_DEPTH];
 
+/*
+ * Length of the well-formed UTF-8 sequence at @p (RFC 3629: shortest
+ * form, no surrogates, at most U+10FFFF), 0 if it is not one.
+ */
+static int utf8_len(const unsigned char *p)
+{
+	int n, i;
+	unsigned int c;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, c = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, c = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;	/* also stops at the NUL */
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/*
+ * A JSON string: UTF-8 passes through as it is, control characters are
+ * escaped, and a byte that is not part of well-formed UTF-8 becomes
+ * U+FFFD (JSON text is Unicode: a lone byte has no faithful spelling).
+ */
 static void j_raw_string(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	int n;
 
 	putchar('"');
-	for (; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p == '\n')
+	while (*p) {
+		if (*p == '"' || *p == '\\') {
+			printf("\\%c", *p++);
+			continue;
+		}
+		if (*p == '\n') {
 			fputs("\\n", stdout);
-		else if (*p < 0x20 || *p >= 0x7f)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
+			p++;
+			continue;
+		}
+		if (*p < 0x20 || *p == 0x7f) {
+			printf("\\u%04x", *p++);
+			continue;
+		}
+		n = utf8_len(p);
+		if (!n) {
+			fputs("\\ufffd", stdout);
+			p++;
+			continue;
+		}
+		fwrite(p, 1, (size_t)n, stdout);
+		p += n;
 	}
 	putchar('"');
 }

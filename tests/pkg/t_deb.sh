@@ -43,9 +43,11 @@ for f in man7/shmk-tracing.7.gz man8/shmkctl.8.gz man8/shmkexits.8.gz \
 	man8/shmkwaitlat.8.gz man8/shmksnoop.8.gz man8/shmktop.8.gz; do
 	check "shmk-tools has /usr/share/man/$f" has shmk-tools "/usr/share/man/$f"
 done
-check "libshmk-dev has libshmk(7), not shmk-tracing(7)" sh -c \
-	"dpkg-deb -c '$out/libshmk-dev_${VERSION}_'*.deb | grep -q 'man7/libshmk.7.gz' &&
-	 ! dpkg-deb -c '$out/libshmk-dev_${VERSION}_'*.deb | grep -q shmk-tracing"
+for f in man7/libshmk.7.gz man7/shmk.7.gz; do
+	check "libshmk-dev has /usr/share/man/$f" has libshmk-dev "/usr/share/man/$f"
+done
+check "shmk-tracing(7) is in shmk-tools only" sh -c \
+	"! dpkg-deb -c '$out/libshmk-dev_${VERSION}_'*.deb | grep -q shmk-tracing"
 check "shmk-dkms's postinst registers the module with DKMS" \
 	sh -c "dpkg-deb -I '$out/shmk-dkms_${VERSION}_all.deb' postinst | grep -q 'common.postinst'"
 check "third-party program builds with pkg-config against the unpacked files only" \

@@ -446,6 +446,50 @@ static void test_usage(void)
 	tt_run_free(&r);
 }
 
+/*
+ * JSON is Unicode text: a UTF-8 name (here a second link to a portable
+ * arena's object, as a program other than libshmk could make) comes out
+ * as the same bytes, not as Latin-1 escapes of each byte; a byte that is
+ * not UTF-8 comes out as U+FFFD, and the document stays valid.
+ */
+static void test_json_utf8(void)
+{
+	struct shmk_arena *a = NULL;
+	char name[64], src[128], good[128], bad[128], want[128];
+	struct tt_run r;
+	int rc;
+
+	snprintf(name, sizeof(name), "t_ctl_utf8.%d", (int)getpid());
+	rc = shmk_arena_create(name, NULL, SHMK_OPEN_PORTABLE | SHMK_OPEN_EXCL,
+			       &a);
+	if (!tap_ok(rc == 0, "portable: create %s for the UTF-8 case: %d",
+		    name, rc))
+		return;
+	snprintf(src, sizeof(src), "/dev/shm/shmk.%s", name);
+	snprintf(good, sizeof(good), "/dev/shm/shmk.caf\xc3\xa9.%d",
+		 (int)getpid());
+	snprintf(bad, sizeof(bad), "/dev/shm/shmk.bad\xff.%d", (int)getpid());
+	if (tap_ok(link(src, good) == 0 && link(src, bad) == 0,
+		   "portable: two more names for the object: %s",
+		   strerror(errno))) {
+		run_ctl(&r, "portable", "--json", "arenas", NULL, NULL);
+		snprintf(want, sizeof(want), "\"name\": \"caf\xc3\xa9.%d\"",
+			 (int)getpid());
+		tap_ok(r.status == 0 && json_balanced(r.out) &&
+		       strstr(r.out, want) != NULL,
+		       "--json: a UTF-8 name is printed as it is (café)");
+		snprintf(want, sizeof(want), "\"name\": \"bad\\ufffd.%d\"",
+			 (int)getpid());
+		if (!tap_ok(strstr(r.out, want) != NULL,
+			    "--json: a byte that is not UTF-8 becomes \\ufffd"))
+			tt_diag_text("output", r.out);
+		tt_run_free(&r);
+	}
+	unlink(good);
+	unlink(bad);
+	shmk_arena_detach(a);
+}
+
 int main(void)
 {
 	bool have_kmod = access(SHMK_DEVICE_PATH, F_OK) == 0;
@@ -459,6 +503,7 @@ int main(void)
 	}
 	test_usage();
 	test_backend("portable");
+	test_json_utf8();
 	if (have_kmod) {
 		test_backend("kmod");
 		test_raw_arena();

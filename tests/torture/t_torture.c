@@ -20,13 +20,16 @@
  *  - after the restart, every client gets echoes again.
  * TAP: one line per invariant family, the measurements as "#" lines.
  *
- * Environment: SHMK_TORTURE_KILLS (rounds, default 20), _CLIENTS (4),
+ * Environment: SHMK_TORTURE_KILLS (kills: rounds until at least that
+ * many, default 20), _CLIENTS (4),
  * _SEED, _BOUND_MS (stuck bound, 30000), _DELAY_MS (longest random delay
  * before a kill, 30), _EARLY_US (longest delay of a kill while a member
  * starts; default 1.5 times the average start time), _WIPE (rounds between all-dead checkpoints), _SIZE
  * (arena bytes, 8 MiB), _MSG (0: core API only), _VERBOSE (1: a line per
- * kill), _STACKS (1: user stacks of stuck or late members). SHMK_BACKEND
- * picks the backend.
+ * kill), _STACKS (1: user stacks of stuck or late members), _SECS (soak:
+ * run until that many seconds have passed; rounds unbounded unless _KILLS
+ * is set too), _HOG ("cpu", "mem" or "cpu,mem": load to run under),
+ * _HOG_MB (the memory hog's size). SHMK_BACKEND picks the backend.
  */
 #include "torture.h"
 
@@ -35,9 +38,13 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#define HOG_MAX		65	/* 64 CPU hogs at most, plus one memory hog */
 
 enum dfam {
 	D_EXIT, D_SURV, D_RECLAIM, D_LOCKSCAN, D_STUCK, D_RESTART,
@@ -80,11 +87,14 @@ static struct {
 	uint64_t seed, rng, size;
 	int nclients, nroles, rounds, wipe_every, delay_ms;
 	int64_t bound, grace;
+	uint64_t t_end;		/* soak: stop at this time (0: by rounds) */
+	pid_t hogs[HOG_MAX];
+	int nhogs;
 	bool msg, verbose;
 	struct rstate r[NROLE];
 	struct vrec *v;
 	size_t nv, capv;
-	struct samp reclaim, surv_cli, surv_srv;
+	struct samp event, reclaim, surv_cli, surv_srv;
 	int fail[NDF];
 	unsigned long kills, kills_srv, kills_cli, kills_wipe, no_attach;
 	unsigned long spawns, guessed, lockscans, checkpoints, premature;
@@ -140,6 +150,14 @@ static int dcmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Nearest rank: the smallest sample with at least @pct % at or below it. */
+static double samp_pct(const struct samp *s, unsigned int pct)
+{
+	size_t k = (s->n * pct + 99) / 100;
+
+	return s->x[k ? k - 1 : 0];
+}
+
 static void samp_print(const char *what, struct samp *s)
 {
 	double med, max;
@@ -152,7 +170,8 @@ static void samp_print(const char *what, struct samp *s)
 	med = s->n % 2 ? s->x[s->n / 2] :
 		(s->x[s->n / 2 - 1] + s->x[s->n / 2]) / 2;
 	max = s->x[s->n - 1];
-	printf("# %s: median %.3f ms, max %.3f ms (n=%zu)\n", what, med, max,
+	printf("# %s: median %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms "
+	       "(n=%zu)\n", what, med, samp_pct(s, 90), samp_pct(s, 99), max,
 	       s->n);
 }
 
@@ -249,6 +268,89 @@ static int wait_notify(bool (*pred)(const void *), const void *arg,
 	return r;
 }
 
+/* ---- soak load ------------------------------------------------------------ */
+
+/* MemAvailable from /proc/meminfo, in bytes; 0 when unknown. */
+static uint64_t mem_available(void)
+{
+	char line[128];
+	unsigned long long kb = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+/*
+ * One hog: a busy loop (@bytes 0), or a loop that maps, touches and unmaps
+ * @bytes, so that members run preempted and under memory pressure. A hog
+ * dies with the driver. Started before the arena exists: a hog holds no
+ * file of it, or the arena would outlive its last member.
+ */
+static pid_t hog_start(uint64_t bytes)
+{
+	pid_t parent = getpid(), p = fork();
+	volatile uint64_t spin = 0;
+
+	if (p != 0)
+		return p;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	if (nice(5) < 0)
+		_exit(1);	/* below the members: load, not starvation */
+	for (;;) {
+		char *m;
+		uint64_t off;
+
+		if (!bytes) {
+			spin++;
+			continue;
+		}
+		m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			_exit(1);
+		for (off = 0; off < bytes; off += 4096)
+			m[off] = (char)off;
+		munmap(m, bytes);
+	}
+}
+
+static int hogs_start(const char *what, uint64_t mem_bytes, long *ncpu)
+{
+	bool cpu = strstr(what, "cpu") != NULL, mem = strstr(what, "mem");
+	long i, n = sysconf(_SC_NPROCESSORS_ONLN);
+	pid_t p;
+
+	if (!cpu && !mem)
+		return -EINVAL;
+	*ncpu = cpu ? (n < 1 ? 1 : n > HOG_MAX - 1 ? HOG_MAX - 1 : n) : 0;
+	for (i = 0; i < *ncpu + (mem ? 1 : 0); i++) {
+		p = hog_start(i < *ncpu ? 0 : mem_bytes);
+		if (p < 0)
+			return -errno;
+		D.hogs[D.nhogs++] = p;
+	}
+	return 0;
+}
+
+static void hogs_stop(void)
+{
+	int i;
+
+	for (i = 0; i < D.nhogs; i++)
+		kill(D.hogs[i], SIGKILL);
+	for (i = 0; i < D.nhogs; i++)
+		waitpid(D.hogs[i], NULL, 0);
+	D.nhogs = 0;
+}
+
 /* ---- membership events ---------------------------------------------------- */
 
 /* The exit of one victim: is its reclaim complete? */
@@ -262,6 +364,7 @@ static void victim_ended(struct vrec *v, const struct shmk_event *e)
 	v->ev = *e;
 	v->idgen = idgen_of(id, gen);
 	v->t_event = now_ns();
+	samp_add(&D.event, (double)(v->t_event - v->t_kill) / 1e6);
 	if (shmk_alloc_member_used(D.a, id, &v->mu_event))
 		v->mu_event = 0;
 	/* 0 once done (by anybody); -EINPROGRESS while a live helper works */
@@ -1121,6 +1224,7 @@ static void summary(void)
 	       "lock, %lu caught it holding one; %lu kills left a lock "
 	       "OWNER_DIED, %lu taken over by the driver's sweeps\n",
 	       D.targeted, D.targeted_hit, D.died_holding, D.sweep_recov);
+	samp_print("kill -> exit event (in the driver)", &D.event);
 	samp_print("kill -> reclaimed (exit event in the driver, reclaim done)",
 		   &D.reclaim);
 	samp_print(D.msg ? "kill -> server's PEER_CRASHED (client killed)" :
@@ -1172,13 +1276,17 @@ int main(int argc, char **argv)
 	uint64_t roff;
 	bool gone_ok = false;
 	unsigned long round;
+	uint64_t t0, hog_bytes = 0;
+	long secs, hog_cpus = 0;
+	const char *hog;
+	double wall;
 	int r;
 
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
 		return child_main(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	D.rounds = (int)envnum("SHMK_TORTURE_KILLS", 20);
+	D.rounds = (int)envnum("SHMK_TORTURE_KILLS", 20);	/* kills */
 	D.nclients = (int)envnum("SHMK_TORTURE_CLIENTS", 4);
 	D.bound = envnum("SHMK_TORTURE_BOUND_MS", 30000) * MS;
 	D.delay_ms = (int)envnum("SHMK_TORTURE_DELAY_MS", 30);
@@ -1187,6 +1295,9 @@ int main(int argc, char **argv)
 #ifdef TORTURE_MSG
 	D.msg = envnum("SHMK_TORTURE_MSG", 1) != 0;
 #endif
+	secs = envnum("SHMK_TORTURE_SECS", 0);
+	if (secs > 0 && !getenv("SHMK_TORTURE_KILLS"))
+		D.rounds = INT32_MAX;	/* soak: the clock ends it */
 	D.seed = (uint64_t)envnum("SHMK_TORTURE_SEED", 0);
 	if (!D.seed)
 		D.seed = (now_ns() ^ ((uint64_t)getpid() << 32)) & 0xffffffffffULL;
@@ -1197,7 +1308,27 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	D.wipe_every = (int)envnum("SHMK_TORTURE_WIPE",
-				   D.rounds / 10 > 10 ? D.rounds / 10 : 10);
+				   secs > 0 ? 100 : D.rounds / 13 > 10 ?
+				   D.rounds / 13 : 10);
+	hog = getenv("SHMK_TORTURE_HOG");
+	if (hog && *hog) {
+		hog_bytes = (uint64_t)envnum("SHMK_TORTURE_HOG_MB", 0) << 20;
+		if (!hog_bytes)
+			hog_bytes = mem_available() / 4;
+		if (!hog_bytes || hog_bytes > (1ULL << 30))
+			hog_bytes = 1ULL << 30;
+		r = hogs_start(hog, hog_bytes, &hog_cpus);
+		if (r) {
+			hogs_stop();
+			fprintf(stderr, "t_torture: SHMK_TORTURE_HOG=%s: %s "
+				"(want cpu, mem or cpu,mem)\n", hog,
+				strerror(-r));
+			return 2;
+		}
+	}
+	t0 = now_ns();
+	if (secs > 0)
+		D.t_end = t0 + (uint64_t)secs * 1000000000ULL;
 	D.grace = 100 * MS;
 	D.early_us = envnum("SHMK_TORTURE_EARLY_US", 0);
 	D.nroles = 1 + D.nclients;
@@ -1241,15 +1372,21 @@ int main(int argc, char **argv)
 	if (start_all() == 0) {
 		stuck_check("start");
 		echo_check("start");
-		for (round = 1; round <= (unsigned long)D.rounds; round++) {
+		/* until that many kills (a round kills one or two) */
+		for (round = 1; D.kills < (unsigned long)D.rounds &&
+		     (!D.t_end || now_ns() < D.t_end); round++) {
 			one_round(round);
 			D.rounds_done = round;
 			if (round % (unsigned long)D.wipe_every == 0 &&
-			    round != (unsigned long)D.rounds)
+			    D.kills < (unsigned long)D.rounds)
 				wipe(false);
-			if (!D.verbose && round % 100 == 0)
-				fprintf(stderr, "# %lu/%d rounds, %lu kills\n",
-					round, D.rounds, D.kills);
+			if (!D.verbose && round % 100 == 0 && D.t_end)
+				fprintf(stderr, "# %lu rounds, %lu kills, "
+					"%.0f s\n", round, D.kills,
+					(double)(now_ns() - t0) / 1e9);
+			else if (!D.verbose && round % 100 == 0)
+				fprintf(stderr, "# %lu rounds, %lu/%d kills\n",
+					round, D.kills, D.rounds);
 			for (r = 0; r < D.nroles; r++)
 				if (!D.r[r].live)
 					break;
@@ -1261,6 +1398,8 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	hogs_stop();
+	wall = (double)(now_ns() - t0) / 1e9;
 	wipe(true);
 	bad_check(D.rounds_done);
 	for (r = 0; r < NROLE; r++)
@@ -1289,5 +1428,16 @@ int main(int argc, char **argv)
 			shmk_arena_detach(again);
 	}
 	summary();
+	printf("# wall time %.1f s (%.1f kills/s)%s", wall,
+	       wall > 0 ? (double)D.kills / wall : 0.0,
+	       secs > 0 ? "; soak" : "");
+	if (hog && *hog)
+		printf("; under load: %ld CPU hogs%s, memory hog %s", hog_cpus,
+		       hog_cpus ? " (nice 5)" : "", strstr(hog, "mem") ?
+		       "on" : "off");
+	if (hog && strstr(hog, "mem"))
+		printf(" (%" PRIu64 " MiB mapped, touched, unmapped in a loop)",
+		       hog_bytes >> 20);
+	printf("\n");
 	return report(gone_ok);
 }
