@@ -7,7 +7,8 @@
 #   make check-pkg    packaging suite: symbols, versions, licenses, ABI,
 #                     make install, the .debs, a third-party build
 #   make check-vm     VM suite (the DKMS-built module in Debian's kernel
-#                     under qemu), then the autoload run
+#                     under qemu), the limits, the tracing page's commands
+#                     (check-vm-tracing), then the autoload run
 #   make check-debug  module suite on a lockdep/KASAN/kmemleak debug kernel
 #   make torture      kill -9 torture, N=<kills> (default 1000), both backends
 #   make soak         torture for SECS seconds under a CPU and memory hog
@@ -74,7 +75,8 @@ DKMS_BUILD := $(BUILD)/dkms
 DKMS_KO := $(DKMS_BUILD)/tree/shmk/$(VERSION)/$(KVER)/$(shell uname -m)/module/shmk.ko
 
 .PHONY: all deps module lib tests examples tools bench demo check check-host \
-	check-pkg check-vm check-vm-suite check-vm-limits check-autoload \
+	check-pkg check-vm check-vm-suite check-vm-limits check-vm-tracing \
+	check-autoload \
 	check-debug torture soak fuzz-kmod fuzz-kmod-debug \
 	clean lint checkpatch sparse install uninstall install-lib \
 	install-tools install-data install-dkms-src dkms-install \
@@ -120,7 +122,8 @@ demo: deps
 # CHECK_DEBUG=1 (.ci/run) the module suite on the debug kernel too (a cold
 # kernel build adds 10-20 minutes; cached in /var/cache/shmk after).
 RESULTS := $(addprefix $(BUILD)/,check-host.result check-pkg.result \
-	check-vm.result check-vm-limits.result check-autoload.result \
+	check-vm.result check-vm-limits.result check-vm-tracing.result \
+	check-autoload.result \
 	$(if $(filter 1,$(CHECK_DEBUG)),check-debug.result))
 check: deps
 	@rm -f $(RESULTS)
@@ -148,6 +151,7 @@ check-pkg: all dkms-build
 check-vm: dkms-build tests
 	-$(MAKE) check-vm-suite
 	-$(MAKE) check-vm-limits
+	-$(MAKE) check-vm-tracing
 	$(MAKE) check-autoload
 
 check-vm-suite:
@@ -162,6 +166,23 @@ check-vm-limits: module tests
 	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module kmod/shmk.ko \
 		--module-args "$(LIMIT_ARGS)" --quiet \
 		--result $(BUILD)/check-vm-limits.result tests/kmod-limits
+
+# The commands of shmk-tracing(7) on the module (its tracepoints), in a VM
+# of their own: tests/tools/t_tracing_examples.sh with bpftrace, bpftool,
+# perf, readelf and pgrep copied in (those the host has; the script skips
+# what it lacks), the examples and the page. About 2.5 minutes.
+TRACING_BINS := $(wildcard /usr/bin/bpftrace /usr/sbin/bpftool /usr/bin/perf \
+	/usr/bin/readelf /usr/bin/pgrep)
+TRACING_SUITE := $(BUILD)/vm-tracing/tools
+check-vm-tracing: dkms-build examples
+	@mkdir -p $(TRACING_SUITE)
+	install -m 0755 tests/tools/t_tracing_examples.sh $(TRACING_SUITE)/
+	tests/vm/run-vm.sh --kernel $(VMLINUZ) --module $(DKMS_KO) \
+		--env SHMK_BACKEND=kmod --test-timeout 900 --timeout 1200 --quiet \
+		$(foreach b,$(TRACING_BINS),--extra $(b):$(b)) \
+		--extra examples:/examples \
+		--extra tools/man/shmk-tracing.7:/tools/man/shmk-tracing.7 \
+		--result $(BUILD)/check-vm-tracing.result $(TRACING_SUITE)
 
 check-autoload:
 	@mkdir -p $(BUILD)

@@ -18,9 +18,12 @@
 # command mounts it again: the host's mounts are left alone.
 #
 # TAP. Exit 77 (skip) without root, the examples, the man page, or both
-# bpftrace and perf (the VM's initramfs has neither); the bpftrace ones
-# are skipped without bpftrace or bpftool, the perf ones without perf, the
-# module's tracepoints without /dev/shmk.
+# bpftrace and perf; the bpftrace ones are skipped without bpftrace or
+# bpftool, the perf ones without perf, the module's tracepoints without
+# /dev/shmk. On the host (make check-host) all but the tracepoints run;
+# in the VM suite it skips (no examples there); make check-vm-tracing
+# runs it in a VM of its own with the module, the examples, the page and
+# the tracers copied in, where every command runs.
 set -u
 
 skip_all() {
