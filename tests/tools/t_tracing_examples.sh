@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
+# shmk-test-timeout: 300
 # The one-liners of tools/man/shmk-tracing.7 (every bpftrace, perf,
 # readelf and mount command in its .nf blocks), run as they are written
 # there, with S, C, P, A and PID set as its EXAMPLES section says, each
@@ -16,6 +17,10 @@
 # It runs in a mount namespace of its own, where tracefs (and debugfs,
 # which would bring it back) is unmounted first and the page's own mount
 # command mounts it again: the host's mounts are left alone.
+#
+# About 15 s on an idle 2-CPU machine; bpftrace compiles each program,
+# and under a load of 20 that alone passes a minute: it asks run-host for
+# 300 s (the "shmk-test-timeout" line above).
 #
 # TAP. Exit 77 (skip) without root, the examples, the man page, or both
 # bpftrace and perf; the bpftrace ones are skipped without bpftrace or
