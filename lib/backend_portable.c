@@ -38,6 +38,7 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -729,6 +730,42 @@ static int tmpfile_reason(int r)
 }
 
 /*
+ * An object is sparse: its pages are taken from the tmpfs as they are
+ * first touched. One bigger than the room left would be created fine and
+ * fail much later, with SIGBUS in whichever member touches the page that
+ * does not fit: refuse it now. -EFBIG: more than the whole file system;
+ * -ENOSPC: more than is free now.
+ */
+static int room_check(struct pt *p, uint64_t bytes)
+{
+	char b1[32], b2[32], b3[32];
+	uint64_t total, avail;
+	struct statvfs sv;
+
+	if (fstatvfs(p->fd, &sv) < 0 || sv.f_blocks == 0)
+		return 0;	/* cannot tell, or no limit */
+	total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	shmk_fmt_bytes(bytes, b1, sizeof(b1));
+	shmk_fmt_bytes(avail, b2, sizeof(b2));
+	shmk_fmt_bytes(total, b3, sizeof(b3));
+	if (bytes > total) {
+		shmk_reason("arena '%s' needs %s of /dev/shm, a tmpfs of %s "
+			    "(%s free): it can never fit; ask for less, or make "
+			    "/dev/shm larger (mount -o remount,size=...)",
+			    p->shm_name + 6, b1, b3, b2);
+		return -EFBIG;
+	}
+	if (bytes > avail) {
+		shmk_reason("arena '%s' needs %s of /dev/shm, which has %s "
+			    "free of %s: ask for less, or free some room",
+			    p->shm_name + 6, b1, b2, b3);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/*
  * Build a complete object under no name (O_TMPFILE in /dev/shm), claim
  * slot 1 in it, then publish it with linkat(): nobody can ever see a half
  * initialised object. -EEXIST if the name is taken.
@@ -744,6 +781,9 @@ static int create_object(struct shmk_arena *a, struct pt *p,
 	p->fd = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 	if (p->fd < 0)
 		return tmpfile_reason(-errno);
+	r = room_check(p, hs + user_size);
+	if (r)
+		goto fail;
 	if (fchmod(p->fd, mode) < 0 ||
 	    ftruncate(p->fd, (off_t)(hs + user_size)) < 0) {
 		r = -errno;

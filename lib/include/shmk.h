@@ -78,10 +78,13 @@ struct shmk_arena_opts {
  * Errors, besides those of shmk_arena_attach():
  *  -EEXIST  SHMK_OPEN_EXCL and the arena exists;
  *  -EFBIG   kmod: @opts->size above the module's max_arena_size;
- *           portable: above 1 TiB;
+ *           portable: above 1 TiB or above the size of /dev/shm;
  *  -ENOSPC  too small for the library's tables (max_members,
  *           refs_per_member); kmod: over one of the module's limits
- *           (max_arenas, per user, per IPC namespace).
+ *           (max_arenas, per user, per IPC namespace); portable: the size
+ *           is more than /dev/shm has free now (its pages are taken as
+ *           they are touched: creating it anyway would fail later, with
+ *           SIGBUS).
  */
 int shmk_arena_create(const char *name, const struct shmk_arena_opts *opts,
 		      unsigned int flags, struct shmk_arena **out);

@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define KIB	1024ULL
 #define MIB	(1024 * KIB)
@@ -431,6 +432,79 @@ static void test_portable_objects(void)
 	unlink(path);
 }
 
+/*
+ * The tmpfs behind /dev/shm: the real one cannot hold 1 TiB; in a mount
+ * namespace of its own, a 1 MiB tmpfs, partly filled.
+ */
+static int child_small_shm(void *p)
+{
+	struct shmk_arena_opts o;
+	struct shmk_arena *a;
+	char n[64], buf[4096] = { 0 };
+	int fd, i, bad = 0, r;
+
+	(void)p;
+	if (own_mounts() < 0 ||
+	    mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=1m,mode=1777") < 0)
+		return 77;
+	memset(&o, 0, sizeof(o));
+	fresh(n, sizeof(n), "tmpfs");
+	o.size = 2 * MIB;
+	r = shmk_arena_create(n, &o, SHMK_OPEN_PORTABLE, &a);
+	bad |= !reason_ok(r, -EFBIG, shmk_arena_error(NULL), "/dev/shm",
+			  "a tmpfs of 1 MiB", "never fit", NULL);
+	fd = open("/dev/shm/filler", O_RDWR | O_CREAT, 0600);
+	for (i = 0; fd >= 0 && i < 150; i++)	/* 600 KiB */
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf))
+			bad |= 2;
+	if (fd < 0)
+		bad |= 2;
+	o.size = 512 * KIB;
+	r = shmk_arena_create(n, &o, SHMK_OPEN_PORTABLE, &a);
+	bad |= !reason_ok(r, -ENOSPC, shmk_arena_error(NULL), "/dev/shm",
+			  "free of 1 MiB", NULL) ? 4 : 0;
+	o.size = 256 * KIB;
+	r = shmk_arena_create(n, &o, SHMK_OPEN_PORTABLE, &a);
+	if (r == 0)
+		shmk_arena_detach(a);
+	else
+		bad |= 8;
+	return bad;
+}
+
+static void test_tmpfs(void)
+{
+	struct shmk_arena_opts o;
+	struct shmk_arena *a;
+	struct statvfs sv;
+	char n[64];
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	o.size = 1ULL << 40;
+	fresh(n, sizeof(n), "tib");
+	if (statvfs("/dev/shm", &sv) == 0 && sv.f_blocks &&
+	    (uint64_t)sv.f_blocks * sv.f_frsize < o.size) {
+		r = shmk_arena_create(n, &o, SHMK_OPEN_PORTABLE, &a);
+		tap_ok(reason_ok(r, -EFBIG, shmk_arena_error(NULL), "TiB",
+				 "/dev/shm", NULL),
+		       "portable: 1 TiB on a smaller /dev/shm: -EFBIG, gives "
+		       "its size");
+		if (r == 0)
+			shmk_arena_detach(a);
+	} else {
+		tap_skip("portable: /dev/shm holds 1 TiB here");
+	}
+	r = reap(spawn(child_small_shm, NULL));
+	if (r == 77)
+		tap_skip("portable: no mount namespace for a small tmpfs "
+			 "(needs root)");
+	else
+		ok_eq(r, 0, "portable: on a 1 MiB /dev/shm: 2 MiB -EFBIG, "
+		      "512 KiB with 424 KiB free -ENOSPC (sizes named), "
+		      "256 KiB fits");
+}
+
 static unsigned long long kparam(const char *p)
 {
 	char path[128];
@@ -525,6 +599,7 @@ int main(void)
 	test_args();
 	test_backend(&portable);
 	test_portable_objects();
+	test_tmpfs();
 	if (access("/dev/shmk", F_OK) == 0) {
 		test_backend(&kmod);
 		test_kmod_limits();
