@@ -780,6 +780,18 @@ out:
 	return r;
 }
 
+int shmk_arena_watch(const char *name, unsigned int flags)
+{
+	const struct shmk_be_ops *be;
+	const char *why = NULL;
+	int r;
+
+	be = pick_backend(flags, &r, &why);
+	if (!be)
+		return r;
+	return be->watch ? be->watch(name) : -EOPNOTSUPP;
+}
+
 /* ---- simple accessors ------------------------------------------------ */
 
 SHMK_EXPORT int shmk_arena_info(const struct shmk_arena *a,

@@ -452,4 +452,9 @@ const struct shmk_be_ops shmk_be_kmod = {
 	.pump = km_pump,
 	.member = km_member,
 	.remove = km_remove,
+	/*
+	 * No .watch: the module announces no arena creations (events go to
+	 * members of an arena only), so a client waiting for an arena to
+	 * appear retries with a backoff (lib/session.c).
+	 */
 };

@@ -1201,6 +1201,27 @@ static int pt_remove(const char *name, unsigned int flags)
 	return 0;
 }
 
+/*
+ * Objects appear in /dev/shm by linkat() (IN_CREATE) or, made by other
+ * tools, by rename (IN_MOVED_TO). The watch is on the directory, since
+ * the object does not exist yet; any name wakes the waiter, who simply
+ * tries again.
+ */
+static int pt_watch(const char *name)
+{
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), r;
+
+	(void)name;
+	if (fd < 0)
+		return -errno;
+	if (inotify_add_watch(fd, "/dev/shm", IN_CREATE | IN_MOVED_TO) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 const struct shmk_be_ops shmk_be_portable = {
 	.name = "portable",
 	.open = pt_open,
@@ -1211,4 +1232,5 @@ const struct shmk_be_ops shmk_be_portable = {
 	.pump = pt_pump,
 	.member = pt_member,
 	.remove = pt_remove,
+	.watch = pt_watch,
 };

@@ -300,6 +300,11 @@ struct shmk_be_ops {
 	/* 1 and *gen if member @id is live now, 0 if not */
 	int (*member)(struct shmk_arena *a, uint32_t id, uint32_t *gen);
 	int (*remove)(const char *name, unsigned int flags);
+	/*
+	 * An fd readable when an arena @name may have been created since
+	 * (NULL: the backend cannot tell; waiters retry with a backoff).
+	 */
+	int (*watch)(const char *name);
 };
 
 extern const struct shmk_be_ops shmk_be_kmod;
@@ -393,6 +398,14 @@ static inline bool off_ok(const struct shmk_arena *a, uint64_t off,
 {
 	return off < a->size && len <= a->size - off && (off & (align - 1)) == 0;
 }
+
+/* ---- arena.c --------------------------------------------------------- */
+/*
+ * For a wait until arena @name exists: an fd readable when it may have
+ * appeared, -EOPNOTSUPP if the backend @flags choose cannot say, or the
+ * error (and its reason) of the backend choice.
+ */
+int shmk_arena_watch(const char *name, unsigned int flags);
 
 /* ---- error.c: reasons in words (shmk_arena_error) ------------------- */
 #define SHMK_REASON_MAX	320
