@@ -147,9 +147,11 @@ static void km_attach_reason(const char *name, const struct shmk_attach *at,
 			    rdonly ? "read" : "read and write");
 		break;
 	case -EFBIG:
-		shmk_reason("arena size %s is above the shmk module's "
-			    "max_arena_size, %s (" KM_PARAMS "max_arena_size)",
+		shmk_reason("arena size %llu bytes (%s) is above the shmk "
+			    "module's max_arena_size, %llu (%s, in " KM_PARAMS
+			    ")", (unsigned long long)at->size,
 			    shmk_fmt_bytes(at->size, b1, sizeof(b1)),
+			    (unsigned long long)km_param("max_arena_size"),
 			    shmk_fmt_bytes(km_param("max_arena_size"), b2,
 					   sizeof(b2)));
 		break;
@@ -157,8 +159,9 @@ static void km_attach_reason(const char *name, const struct shmk_attach *at,
 	case -EDQUOT:
 		if (!create) {
 			shmk_reason("every member slot of arena '%s' is live "
-				    "(the module gives an arena max_members "
-				    "slots, default %llu)", name,
+				    "(its creator chose how many: "
+				    "shmk_arena_opts.max_members, at most the "
+				    "module's max_members=%llu)", name,
 				    (unsigned long long)km_param("max_members"));
 			break;
 		}
@@ -167,7 +170,7 @@ static void km_attach_reason(const char *name, const struct shmk_attach *at,
 			    "max_arenas_per_user=%llu, max_bytes_per_user=%s, "
 			    "max_arenas_per_ns=%llu, max_bytes_per_ns=%s in "
 			    KM_PARAMS "; debugfs shmk/users and "
-			    "shmk/namespaces show what is charged), or it "
+			    "shmk/namespaces show what is charged); or it "
 			    "exists and every member slot is live", name,
 			    shmk_fmt_bytes(at->size, b1, sizeof(b1)),
 			    (unsigned long long)km_param("max_arenas"),

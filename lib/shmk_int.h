@@ -408,7 +408,7 @@ static inline bool off_ok(const struct shmk_arena *a, uint64_t off,
 int shmk_arena_watch(const char *name, unsigned int flags);
 
 /* ---- error.c: reasons in words (shmk_arena_error) ------------------- */
-#define SHMK_REASON_MAX	320
+#define SHMK_REASON_MAX	512
 /* Why the create/attach/remove of this thread fails ("" if not said). */
 void shmk_reason_clear(void);
 bool shmk_reason_isset(void);

@@ -300,7 +300,8 @@ static void test_lifecycle(const struct be *be)
 	}
 	r = shmk_arena_attach(n, be->flag, &c);
 	tap_ok(reason_ok(r, be->flag == SHMK_OPEN_KMOD ? -ENOSPC : -EUSERS,
-			 shmk_arena_error(NULL), "every member slot", n, NULL),
+			 shmk_arena_error(NULL), "every member slot", n,
+			 "max_members", NULL),
 	       "%s: a third member, no slot: %s, says the slots are live",
 	       be->name, be->flag == SHMK_OPEN_KMOD ? "-ENOSPC" : "-EUSERS");
 	shmk_arena_detach(b);
@@ -543,7 +544,8 @@ static int child_limits(void *p)
 	}
 	good = reason_ok(r, -ENOSPC, shmk_arena_error(NULL), "limit",
 			 "max_arenas_per_user=", "max_bytes_per_ns=",
-			 "/sys/module/shmk/parameters", NULL);
+			 "/sys/module/shmk/parameters",
+			 "every member slot is live", NULL);
 	diag("  after %d arenas", i);
 	while (i-- > 0)
 		shmk_arena_detach(held[i]);
@@ -555,7 +557,7 @@ static void test_kmod_limits(void)
 	struct shmk_arena_opts o;
 	struct shmk_arena *a;
 	unsigned long long max = kparam("max_arena_size");
-	char n[64];
+	char n[64], want[64];
 	int r;
 
 	fresh(n, sizeof(n), "big");
@@ -564,9 +566,10 @@ static void test_kmod_limits(void)
 	if (!max) {
 		tap_skip("kmod: max_arena_size unreadable");
 	} else {
+		snprintf(want, sizeof(want), "max_arena_size, %llu", max);
 		r = shmk_arena_create(n, &o, SHMK_OPEN_KMOD, &a);
-		tap_ok(reason_ok(r, -EFBIG, shmk_arena_error(NULL),
-				 "max_arena_size", NULL),
+		tap_ok(reason_ok(r, -EFBIG, shmk_arena_error(NULL), want,
+				 NULL),
 		       "kmod: above max_arena_size: -EFBIG, names the "
 		       "parameter");
 		if (r == 0)
