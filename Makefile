@@ -9,7 +9,7 @@
 #   make check-vm     VM suite (the DKMS-built module in Debian's kernel
 #                     under qemu), then the autoload run
 #   make check-debug  module suite on a lockdep/KASAN/kmemleak debug kernel
-#   make torture      kill -9 torture, N=<rounds> (default 1000), both backends
+#   make torture      kill -9 torture, N=<kills> (default 1000), both backends
 #   make soak         torture for SECS seconds under a CPU and memory hog
 #   make fuzz-kmod    randomized syscall fuzzer of the module, CALLS=<n> (VM)
 #   make fuzz-kmod-debug  the same on the debug kernel (KASAN, lockdep)
@@ -169,11 +169,10 @@ check-autoload:
 	tests/vm/autoload.sh --module $(DKMS_KO) \
 		--result $(BUILD)/check-autoload.result
 
-# Kill -9 torture (tests/torture/README.md), long: N rounds of kills (about
-# 1.35 kills a round: N=8000 gives over 10,000) on the host (portable
-# backend), then in the VM (kmod); the report, with the kill-to-event and
-# kill-to-reclaimed distributions, goes to build/torture-report.md. make
-# check runs 20 rounds. make soak: the same for SECS seconds a backend
+# Kill -9 torture (tests/torture/README.md), long: N kills (N=10000 for
+# the figures) on the host (portable backend), then in the VM (kmod); the
+# report, with the kill-to-event and kill-to-reclaimed distributions, goes
+# to build/torture-report.md. make check runs 20 kills. make soak: the same for SECS seconds a backend
 # (default 600) under HOG load (default cpu,mem; HOG_MB sizes the memory
 # hog), rounds unbounded.
 N ?= 1000

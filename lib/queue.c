@@ -318,6 +318,7 @@ static int ring_try(struct shmk_queue *q, const struct shmk_qmsg *m)
 			want = SC_MAKE(pos, SC_BUSY, a->id, q->me_gen18);
 			if (!cas_sc(&s->ctl, &c, want))
 				continue;
+			MSG_CRASH("send:slot");	/* the tail not moved yet */
 			t = pos;	/* a failed CAS writes back: keep pos */
 			cas_sc(&h->tail, &t, pos + 1);
 			MSG_CRASH("send:reserved");
@@ -342,6 +343,16 @@ static int ring_try(struct shmk_queue *q, const struct shmk_qmsg *m)
 		    SC_ST(c) != SC_FREE) {
 			if (ld_acq(&h->tail) == pos)
 				return -EAGAIN;	/* previous lap still there */
+			continue;
+		}
+		if ((int32_t)(SC_POS(c) - (uint32_t)pos) > 0) {
+			/*
+			 * The slot is past this lap: it was reserved at pos
+			 * and consumed since, or skipped as the hole of a
+			 * producer that died before it moved the tail. The
+			 * tail lags (or pos is stale: then the CAS fails).
+			 */
+			cas_sc(&h->tail, &pos, pos + 1);
 			continue;
 		}
 		cpu_relax();	/* stale tail: reload */
@@ -1185,6 +1196,9 @@ static bool repair_head(struct shmk_queue *q)
 	/* dead producers write nothing more: the slot is ours */
 	if (!cas_sc(&s->ctl, &c, SC_MAKE(q->head + q->cap, SC_FREE, 0, 0)))
 		return false;
+	/* it may have died before moving the tail past its slot */
+	c = q->head;
+	cas_sc(&q->h->tail, &c, q->head + 1);
 	q->head++;
 	st_rel(&q->h->head, q->head);
 	fadd_sc(&q->h->skipped, 1);

@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +46,29 @@ static inline int reap(pid_t pid)
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return -1;
+}
+
+/*
+ * reap(), but within @timeout_ms: a child still running then is killed
+ * and reaped, and the result is -ETIMEDOUT (a test of a hang must end).
+ */
+static inline int reap_within(pid_t pid, int timeout_ms)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0), r;
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+	if (fd < 0)
+		return reap(pid);
+	do {
+		r = poll(&pf, 1, timeout_ms);
+	} while (r < 0 && errno == EINTR);
+	close(fd);
+	if (r != 1) {
+		kill(pid, SIGKILL);
+		reap(pid);
+		return -ETIMEDOUT;
+	}
+	return reap(pid);
 }
 
 /* Pipe messages: one 64-bit value each. */

@@ -591,6 +591,57 @@ static void t_hole(const char *point)
 	shmk_arena_detach(a);
 }
 
+/*
+ * A producer dies after it reserved its slot but before it moved the tail,
+ * and the consumer skips that hole before any producer helped the tail
+ * along: the slot is then free for the next lap while the tail still
+ * names it. The next send must move the tail on, not spin for ever (a
+ * server was found spinning so in ring_try() after 8,283 torture kills).
+ */
+static void t_hole_tail(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue_stats st;
+	struct shmk_queue *q;
+	struct shmk_qmsg m;
+	struct child c[2];
+	int i, got = 0, good = 1;
+
+	q = a ? mkq(a, 16, 0, 0) : NULL;
+	if (!ok(q != NULL, "hole-tail: setup"))
+		return;
+	child_init(&c[0], q, 0, 5, 0, 0);
+	child_init(&c[1], q, 1, 5, 0, 0);
+	c[0].crash = "send:slot";	/* dies inside its 5th send */
+	is(reap(spawn(producer_main, &c[0])), 128 + SIGKILL,
+	   "hole-tail: producer killed between its slot and the tail");
+	for (i = 0; i < 4; i++) {
+		if (recv1(a, q, &m, 10 * SEC) != 1)
+			break;
+		good &= m.tag == (uint64_t)i;
+		got++;
+	}
+	is(got, 4, "hole-tail: its 4 published messages arrive");
+	is(shmk_queue_recv(q, &m, 1, 0), -EAGAIN,
+	   "hole-tail: the hole is skipped, the queue is empty");
+	shmk_queue_stats(q, &st);
+	is(st.skipped, 1, "hole-tail: one hole repaired");
+	is(reap_within(spawn(producer_main, &c[1]), 30000), 0,
+	   "hole-tail: the next producer sends 5 (no spin at the old tail)");
+	for (i = 0; i < 5; i++) {
+		if (recv1(a, q, &m, 10 * SEC) != 1)
+			break;
+		good &= m.tag == ((1ULL << 32) | (uint64_t)i);
+		got++;
+	}
+	is(got, 9, "hole-tail: then its 5 arrive");
+	ok(good, "hole-tail: in order");
+	eat_events(a);
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "hole-tail"), "hole-tail: every byte free");
+	shmk_arena_detach(a);
+}
+
 static int consumer_main(void *arg)
 {
 	struct child *c = arg;
@@ -847,8 +898,10 @@ int main(void)
 	t_fifo_cancel();
 	t_ticket_dead("ticket:taken");
 	t_ticket_dead("ticket:served");
+	t_hole("send:slot");
 	t_hole("send:reserved");
 	t_hole("send:filled");
+	t_hole_tail();
 	t_dead_consumer(0);
 	t_dead_consumer(1);
 	t_unbounded();

@@ -20,7 +20,8 @@
  *  - after the restart, every client gets echoes again.
  * TAP: one line per invariant family, the measurements as "#" lines.
  *
- * Environment: SHMK_TORTURE_KILLS (rounds, default 20), _CLIENTS (4),
+ * Environment: SHMK_TORTURE_KILLS (kills: rounds until at least that
+ * many, default 20), _CLIENTS (4),
  * _SEED, _BOUND_MS (stuck bound, 30000), _DELAY_MS (longest random delay
  * before a kill, 30), _EARLY_US (longest delay of a kill while a member
  * starts; default 1.5 times the average start time), _WIPE (rounds between all-dead checkpoints), _SIZE
@@ -1285,7 +1286,7 @@ int main(int argc, char **argv)
 		return child_main(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	D.rounds = (int)envnum("SHMK_TORTURE_KILLS", 20);
+	D.rounds = (int)envnum("SHMK_TORTURE_KILLS", 20);	/* kills */
 	D.nclients = (int)envnum("SHMK_TORTURE_CLIENTS", 4);
 	D.bound = envnum("SHMK_TORTURE_BOUND_MS", 30000) * MS;
 	D.delay_ms = (int)envnum("SHMK_TORTURE_DELAY_MS", 30);
@@ -1307,8 +1308,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	D.wipe_every = (int)envnum("SHMK_TORTURE_WIPE",
-				   secs > 0 ? 100 : D.rounds / 10 > 10 ?
-				   D.rounds / 10 : 10);
+				   secs > 0 ? 100 : D.rounds / 13 > 10 ?
+				   D.rounds / 13 : 10);
 	hog = getenv("SHMK_TORTURE_HOG");
 	if (hog && *hog) {
 		hog_bytes = (uint64_t)envnum("SHMK_TORTURE_HOG_MB", 0) << 20;
@@ -1371,20 +1372,21 @@ int main(int argc, char **argv)
 	if (start_all() == 0) {
 		stuck_check("start");
 		echo_check("start");
-		for (round = 1; round <= (unsigned long)D.rounds &&
+		/* until that many kills (a round kills one or two) */
+		for (round = 1; D.kills < (unsigned long)D.rounds &&
 		     (!D.t_end || now_ns() < D.t_end); round++) {
 			one_round(round);
 			D.rounds_done = round;
 			if (round % (unsigned long)D.wipe_every == 0 &&
-			    round != (unsigned long)D.rounds)
+			    D.kills < (unsigned long)D.rounds)
 				wipe(false);
 			if (!D.verbose && round % 100 == 0 && D.t_end)
 				fprintf(stderr, "# %lu rounds, %lu kills, "
 					"%.0f s\n", round, D.kills,
 					(double)(now_ns() - t0) / 1e9);
 			else if (!D.verbose && round % 100 == 0)
-				fprintf(stderr, "# %lu/%d rounds, %lu kills\n",
-					round, D.rounds, D.kills);
+				fprintf(stderr, "# %lu rounds, %lu/%d kills\n",
+					round, D.kills, D.rounds);
 			for (r = 0; r < D.nroles; r++)
 				if (!D.r[r].live)
 					break;
