@@ -69,9 +69,14 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	while (!quit) {
-		r = shmk_session_recv(s, &m, -1);
+		/*
+		 * A signal that lands while we are not asleep in recv (say,
+		 * while printing) interrupts nothing: wait a second at most,
+		 * then look at quit again. Busy, recv returns at once anyway.
+		 */
+		r = shmk_session_recv(s, &m, 1000000000LL);
 		if (r < 0) {
-			if (r == -EINTR)
+			if (r == -EINTR || r == -ETIMEDOUT)
 				continue;
 			fprintf(stderr, "pingpong_server: recv: %s%s%s\n",
 				strerror(-r), *shmk_session_error(s) ? ": " : "",
