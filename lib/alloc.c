@@ -324,9 +324,14 @@ static void heap_rebuild(struct shmk_arena *a)
 	a->hdr->heap_epoch++;
 }
 
+/* A signal does not end the wait (a few stores under it; as pthreads). */
 int lm_heap_lock(struct shmk_arena *a)
 {
-	int r = lm_lock_acquire(a, heap_lock_off(), NULL);
+	int r;
+
+	do {
+		r = lm_lock_acquire(a, heap_lock_off(), NULL);
+	} while (r == -EINTR);
 
 	if (r == -EOWNERDEAD) {
 		heap_rebuild(a);

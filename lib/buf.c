@@ -262,10 +262,18 @@ int lm_buf_repair(struct shmk_arena *a, uint64_t x)
 	return 0;
 }
 
-/* Lock @x; 1 if it turned out to be freed by the repair, 0 if locked. */
+/*
+ * Lock @x; 1 if it turned out to be freed by the repair, 0 if locked. A
+ * signal does not end the wait: the lock is held for a few stores, and
+ * callers in the middle of a reference's change must not stop there.
+ */
 static int buf_lock(struct shmk_arena *a, uint64_t x)
 {
-	int r = lm_lock_acquire(a, x, NULL);
+	int r;
+
+	do {
+		r = lm_lock_acquire(a, x, NULL);
+	} while (r == -EINTR);
 
 	if (r == -EOWNERDEAD) {
 		if (lm_buf_repair(a, x))
@@ -290,11 +298,16 @@ static int drop_ref(struct shmk_arena *a, uint32_t table, uint32_t idx,
 	jb = j_claim(a);
 	j = J(a, a->id, jb);
 	lr = buf_lock(a, x);
+	if (lr < 0) {
+		/* not dropped: the reference stays the caller's */
+		j_release(a, jb);
+		return lr;
+	}
 	if (lr) {
 		/* freed by the repair: that step was ours to finish */
 		st_rel(&r->state, LR_EMPTY);
 		j_release(a, jb);
-		return lr < 0 ? lr : 0;
+		return 0;
 	}
 	s = ld_acq(&r->state);
 	if ((LR_KIND(s) != LR_HELD && LR_KIND(s) != LR_RECALLED) ||

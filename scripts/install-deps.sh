@@ -3,7 +3,8 @@
 # Install what building and testing shmk needs on Debian 12.
 # Idempotent and quick when everything is already present. The packaging
 # checks need dkms (openssl: its signing key), debhelper, dh-dkms, lintian
-# and abigail-tools (abidw, abidiff).
+# and abigail-tools (abidw, abidiff); tests/docs renders the manual pages
+# with man-db.
 #   scripts/install-deps.sh [--lint]   (--lint also installs linux-source for checkpatch)
 set -eu
 
@@ -12,7 +13,7 @@ pkgs="build-essential pkg-config check libsubunit-dev systemtap-sdt-dev \
  busybox-static cpio gzip kmod \
  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
  gnuplot-nox iceoryx libiceoryx-binding-c-dev libboost-dev \
- dkms openssl debhelper dh-dkms lintian abigail-tools"
+ dkms openssl debhelper dh-dkms lintian abigail-tools man-db"
 [ "${1:-}" = "--lint" ] && pkgs="$pkgs sparse linux-source-6.1 python3 flex bison bc"
 
 missing=""

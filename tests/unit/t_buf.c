@@ -6,6 +6,9 @@
  */
 #include "unit.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #define MB (1024 * 1024)
 
 static void baseline(struct shmk_arena *a, struct shmk_alloc_stats *st)
@@ -471,6 +474,89 @@ START_TEST(buf_corruption)
 }
 END_TEST
 
+/*
+ * A signal while shmk_buf_drop() waits for the buffer's lock (held by
+ * another thread here): the drop still happens. It used to return -EINTR
+ * with the reference emptied and the count never lowered, so the buffer
+ * leaked.
+ */
+static struct {
+	struct shmk_arena *a;
+	shmk_ref_t r;
+	int rc;
+	pid_t tid;
+	volatile sig_atomic_t got;
+} de;
+
+static void de_handler(int sig)
+{
+	(void)sig;
+	de.got = 1;
+}
+
+static void *de_dropper(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&de.tid, gettid(), __ATOMIC_RELEASE);
+	de.rc = shmk_buf_drop(de.a, de.r);
+	return NULL;
+}
+
+/* Is thread @tid asleep in futex(2)? From /proc, not from timing. */
+static bool in_futex(pid_t tid)
+{
+	char path[64], buf[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return strncmp(buf, "202 ", 4) == 0;	/* SYS_futex on x86-64 */
+}
+
+START_TEST(drop_signal)
+{
+	char name[64];
+	struct shmk_arena *a = ut_arena("bsig", 2 * MB, 0, name);
+	struct sigaction sa = { .sa_handler = de_handler }, old;
+	struct shmk_alloc_stats st0;
+	struct shmk_buf_info bi;
+	struct lm_lock *l;
+	pthread_t t;
+	pid_t tid;
+
+	baseline(a, &st0);
+	ck_ok(shmk_buf_create(a, 100, 0, 0, 0, &de.r));
+	ck_ok(shmk_buf_info(a, de.r, &bi));
+	l = shmk_arena_ptr(a, bi.offset);
+	de.a = a;
+	de.got = 0;
+	de.tid = 0;
+	ck_ok(sigaction(SIGUSR1, &sa, &old));	/* no SA_RESTART */
+	ck_ok(lm_lock_acquire(a, bi.offset, NULL));
+	ck_ok(pthread_create(&t, NULL, de_dropper, NULL));
+	while (!(tid = __atomic_load_n(&de.tid, __ATOMIC_ACQUIRE)))
+		sched_yield();
+	/* it sleeps on the lock: waiters flagged, and in the futex call */
+	while (!(__atomic_load_n(&l->word, __ATOMIC_ACQUIRE) &
+		 SHMK_LOCK_WAITERS) || !in_futex(tid))
+		sched_yield();
+	ck_ok(pthread_kill(t, SIGUSR1));
+	while (!de.got)
+		sched_yield();
+	ck_ok(lm_lock_release(a, bi.offset));
+	ck_ok(pthread_join(t, NULL));
+	sigaction(SIGUSR1, &old, NULL);
+	ck_assert_int_eq(de.rc, 0);
+	back_to(a, &st0);
+	ck_ok(shmk_arena_detach(a));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("buf");
@@ -486,6 +572,7 @@ int main(void)
 	tcase_add_test(tc, publish_many);
 	tcase_add_test(tc, reclaim_refs);
 	tcase_add_test(tc, buf_corruption);
+	tcase_add_test(tc, drop_signal);
 	suite_add_tcase(s, tc);
 	return ut_run(s);
 }
