@@ -87,7 +87,7 @@ struct pt_member {
 	uint32_t how;
 	int32_t status;
 	uint32_t handler;	/* member handling its death */
-	uint32_t pad;
+	uint32_t logged;	/* 1: its exit record is in the log */
 };
 
 struct pt_rec {
@@ -353,14 +353,33 @@ static void peer_forget(struct shmk_arena *a, uint32_t id)
 }
 
 /*
+ * The handler @h of a DYING member is gone: its death is for somebody
+ * else to finish. 0 is not gone: the winner of the claim names itself
+ * just after it.
+ */
+static bool handler_gone(struct pt *p, uint32_t h)
+{
+	uint64_t c;
+
+	if (h == 0 || h > p->member_max)
+		return false;
+	c = ld_acq(&p->h->m[h - 1].ctl);
+	return PM_STATE(c) != PM_LIVE || !slot_alive(&p->h->m[h - 1], c);
+}
+
+/*
  * Member @id (ctl as observed) is dead: if we win the claim, do what the
  * kernel does at ->release(): robust list, exit record, wake everyone.
+ * One handler at a time: the claim (LIVE to DYING) elects the first, a
+ * CAS on the handler word the one that takes over from a dead handler;
+ * everybody else leaves it alone (two handlers logged a death twice).
  */
 static void handle_death(struct shmk_arena *a, uint32_t id, uint64_t ctl)
 {
 	struct pt *p = PT(a);
 	struct pt_member *m = &p->h->m[id - 1];
 	struct shmk_event ev;
+	uint32_t h;
 	uint64_t ro;
 
 	if (PM_STATE(ctl) == PM_LIVE) {
@@ -368,10 +387,15 @@ static void handle_death(struct shmk_arena *a, uint32_t id, uint64_t ctl)
 						   PM_PID(ctl))))
 			return;
 		ctl = PM_MAKE(PM_DYING, PM_GEN(ctl), PM_PID(ctl));
-	} else if (PM_STATE(ctl) != PM_DYING) {
+		st_sc(&m->handler, a->id);
+	} else if (PM_STATE(ctl) == PM_DYING) {
+		h = ld_acq(&m->handler);
+		if (h == a->id || !handler_gone(p, h) ||
+		    !cas_sc(&m->handler, &h, a->id))
+			return;
+	} else {
 		return;
 	}
-	st_sc(&m->handler, a->id);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = SHMK_EVENT_EXIT;
 	ev.member_id = id;
@@ -385,7 +409,11 @@ static void handle_death(struct shmk_arena *a, uint32_t id, uint64_t ctl)
 	st_rlx(&m->how, ev.how);
 	st_rlx(&m->status, ev.status);
 	st_rel(&m->end_ns, ev.time_ns);
-	log_append(p, &ev);
+	/* a handler we took over from may have logged it already */
+	if (!ld_acq(&m->logged)) {
+		log_append(p, &ev);
+		st_sc(&m->logged, 1);
+	}
 	st_sc(&m->ctl, PM_MAKE(PM_DEAD, PM_GEN(ctl), PM_PID(ctl)));
 	fadd_sc(&p->h->epoch, 2);
 	wake_all_waiters(a);
@@ -438,7 +466,7 @@ static void scan(struct shmk_arena *a)
 {
 	struct pt *p = PT(a);
 	uint64_t ctl;
-	uint32_t id, h;
+	uint32_t id;
 	int fd;
 
 	scan_ready(a);
@@ -449,13 +477,7 @@ static void scan(struct shmk_arena *a)
 			continue;
 		ctl = ld_acq(&m->ctl);
 		if (PM_STATE(ctl) == PM_DYING) {
-			h = ld_acq(&m->handler);
-			if (h == a->id || h == 0 || h > p->member_max)
-				continue;
-			if (!slot_alive(&p->h->m[h - 1],
-					ld_acq(&p->h->m[h - 1].ctl)) ||
-			    PM_STATE(ld_acq(&p->h->m[h - 1].ctl)) != PM_LIVE)
-				handle_death(a, id, ctl);
+			handle_death(a, id, ctl);	/* if its handler died */
 			continue;
 		}
 		if (PM_STATE(ctl) != PM_LIVE) {
@@ -588,6 +610,7 @@ static int claim_slot(struct shmk_arena *a, struct pt *p)
 		st_rlx(&m->robust_off, SHMK_ROBUST_NONE);
 		st_rlx(&m->wait_off, 0);
 		st_rlx(&m->handler, 0);
+		st_rlx(&m->logged, 0);
 		st_rlx(&m->how, 0);
 		st_rlx(&m->status, 0);
 		st_rlx(&m->end_ns, 0);

@@ -63,6 +63,7 @@ struct vrec {
 	uint64_t mu_event;	/* bytes it owned when its event arrived */
 	struct shmk_event ev;
 	bool got_event;
+	bool closed;		/* idgen unknown, given up: no pid match */
 };
 
 struct rstate {
@@ -99,7 +100,7 @@ static struct {
 	unsigned long kills, kills_srv, kills_cli, kills_wipe, no_attach;
 	unsigned long spawns, guessed, lockscans, checkpoints, premature;
 	unsigned long overflows, rounds_done, targeted, targeted_hit;
-	unsigned long died_holding, sweep_recov, early, late;
+	unsigned long died_holding, sweep_recov, early, late, unmatched;
 	long early_us;
 	uint64_t start_ns;	/* average time a member takes to start */
 	uint64_t leaked, reserve_mine;
@@ -404,7 +405,8 @@ static void on_event(const struct shmk_event *e)
 
 		if (v->got_event)
 			continue;
-		if (v->idgen == ig || (!v->idgen && v->pid == e->pid)) {
+		if (v->idgen == ig || (!v->idgen && !v->closed &&
+					v->pid == e->pid)) {
 			victim_ended(v, e);
 			return;
 		}
@@ -416,8 +418,29 @@ static void on_event(const struct shmk_event *e)
 			      e->member_id, e->generation, e->pid, e->how,
 			      e->status);
 			D.r[r].live = false;
+			return;
 		}
 	}
+	/*
+	 * A victim killed while it started, counted as never attached once
+	 * the grace passed, whose exit event came after all; or a member
+	 * the driver stopped while it started. Counted, not timed.
+	 */
+	for (i = D.nv; i-- > 0;) {
+		if (D.v[i].got_event && D.v[i].idgen == ig) {
+			dfail(D_EXIT, "a second exit event for member %u/%u "
+			      "(pid %d, how %u, status %d)", e->member_id,
+			      e->generation, e->pid, e->how, e->status);
+			return;
+		}
+	}
+	if (e->how != SHMK_END_SIGNAL)
+		return;	/* a detach, a member's own exit */
+	D.unmatched++;
+	if (D.verbose)
+		fprintf(stderr, "# exit event of member %u/%u (pid %d, how %u, "
+			"status %d) matches no victim\n", e->member_id,
+			e->generation, e->pid, e->how, e->status);
 }
 
 static void driver_events(void)
@@ -890,8 +913,14 @@ static void kill_batch(const int *roles, int n, bool wipe)
 				      "(role %d) in %" PRId64 " ms",
 				      IG_ID(v->idgen), IG_GEN(v->idgen),
 				      v->role, D.bound / MS);
-			else
+			else {
 				D.no_attach++;
+				/*
+				 * Its pid may come back in another member:
+				 * from now on it matches no event.
+				 */
+				v->closed = true;
+			}
 		} else if (!(v->ev.flags & SHMK_EVENT_F_CRASH)) {
 			dfail(D_EXIT, "exit of %u/%u not flagged a crash",
 			      v->ev.member_id, v->ev.generation);
@@ -1215,6 +1244,11 @@ static void summary(void)
 	       "checkpoints; %lu while starting, %lu of them before "
 	       "attaching)\n", D.kills, D.rounds_done, D.kills_cli,
 	       D.kills_srv, D.kills_wipe, D.early, D.no_attach);
+	if (D.unmatched)
+		printf("# exit events that matched no victim: %lu (victims "
+		       "killed while starting whose event came after the %"
+		       PRId64 " ms grace, or members stopped while starting)\n",
+		       D.unmatched, D.grace / MS);
 	printf("# recoveries: %lu restarts; %" PRIu64 " locks taken over "
 	       "with EOWNERDEAD (%" PRIu64 " torn cells repaired, %" PRIu64
 	       " board repairs); %lu exit events with a guessed status\n",
