@@ -135,7 +135,8 @@ check: deps
 
 check-host: lib tests
 	@mkdir -p $(BUILD)
-	tests/run-host.sh --result $(BUILD)/check-host.result $(HOST_SUITES)
+	tests/run-host.sh --test-timeout 300 --result $(BUILD)/check-host.result \
+		$(HOST_SUITES)
 
 # Packaging (tests/pkg/README.md): builds the .debs, installs into
 # DESTDIRs, builds programs against them; minutes, hence its own timeout.
