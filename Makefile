@@ -36,14 +36,14 @@ BUILD := $(CURDIR)/build
 # Suites the VM runs against the real module (library ones on kmod).
 # tests/fuzz-kmod runs its short default budget there (about 30 s).
 VM_SUITES := tests/kmod tests/integ tests/msg tests/tools tests/torture \
-	tests/fuzz-kmod
+	tests/fuzz-kmod tests/examples
 # The module's limits, tested in a VM of their own with small ones.
 LIMIT_ARGS := max_arenas=12 reserved_arenas=3 max_arenas_per_ns=6 \
 	max_arenas_per_user=4 max_bytes_per_user=1048576 \
 	max_bytes_per_ns=2097152
 # Suites the host runs (portable backend).
 HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture \
-	tests/docs
+	tests/docs tests/examples
 export KVER KDIR VMLINUZ BUILD
 
 # Installation directories. Configuration read by udev and modprobe goes
@@ -97,8 +97,9 @@ lib:
 tools: lib
 	$(MAKE) -C tools
 
-# After tools: tests/tools copies them next to its tests.
-tests: lib tools
+# After tools and examples: tests/tools and tests/examples copy them next
+# to their tests.
+tests: lib tools examples
 	$(MAKE) -C tests
 
 examples: lib
@@ -137,7 +138,8 @@ check: deps
 
 check-host: lib tests
 	@mkdir -p $(BUILD)
-	tests/run-host.sh --result $(BUILD)/check-host.result $(HOST_SUITES)
+	tests/run-host.sh --test-timeout 300 --result $(BUILD)/check-host.result \
+		$(HOST_SUITES)
 
 # Packaging (tests/pkg/README.md): builds the .debs, installs into
 # DESTDIRs, builds programs against them; minutes, hence its own timeout.

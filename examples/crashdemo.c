@@ -269,8 +269,18 @@ int main(int argc, char **argv)
 		       NCLIENTS);
 		return 0;
 	}
+	if (argc > 1) {
+		fprintf(stderr, "crashdemo: unexpected argument '%s' "
+			"(crashdemo takes none; see --help)\n", argv[1]);
+		return 2;
+	}
 	snprintf(name, sizeof(name), "crashdemo.%d", (int)getpid());
 	r = arena_join(&srv, name, SHMK_ATTACH_CREATE | SHMK_ATTACH_EXCL);
+	if (r == -ENOENT || r == -ENODEV || r == -ENXIO) {
+		fprintf(stderr, "crashdemo: " SHMK_DEVICE_PATH ": %s: the shmk "
+			"module is not loaded (modprobe shmk)\n", strerror(-r));
+		return 1;
+	}
 	if (r)
 		die("server create " SHMK_DEVICE_PATH, -r);
 	/* Events are drained until -EAGAIN: never block in read(). */

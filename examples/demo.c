@@ -42,6 +42,15 @@ struct report {
 	long count;
 };
 
+static const char usage[] =
+	"usage: demo [--clients N] [--messages N]\n"
+	"A server and N clients (2..16, default 3) exchange buffers through\n"
+	"a shmk arena; after N messages each (default 2000) one client is\n"
+	"killed with SIGKILL, the server is told at once, everything the\n"
+	"client owned returns to the allocator, and it is started again.\n"
+	"Backend: SHMK_BACKEND (kmod or portable), else kmod when\n"
+	"/dev/shmk exists.\n";
+
 static char arena[64];
 static int rep[2];		/* children -> parent */
 static uint64_t t_start;
@@ -86,7 +95,7 @@ static int server(int cmd)
 
 	r = shmk_server_start(arena, NULL, &s);
 	if (r) {
-		fprintf(stderr, "server: %s %s\n", strerror(-r),
+		fprintf(stderr, "demo: server: %s: %s\n", strerror(-r),
 			shmk_session_error(NULL));
 		tell((struct report){ .kind = R_FAILED });
 		return 1;
@@ -142,8 +151,8 @@ static int client(int idx, long messages, int cmd)
 
 	r = shmk_client_connect(arena, NULL, 10 * SEC, &s);
 	if (r) {
-		fprintf(stderr, "client %d: %s %s\n", idx, strerror(-r),
-			shmk_session_error(NULL));
+		fprintf(stderr, "demo: client %d: %s: %s\n", idx,
+			strerror(-r), shmk_session_error(NULL));
 		tell((struct report){ .kind = R_FAILED, .idx = idx });
 		return 1;
 	}
@@ -231,6 +240,26 @@ static int await(int kind, struct report *out)
 	}
 }
 
+/* The value of option @opt, a number in [@min, @max], else exit 2. */
+static long opt_num(int argc, char **argv, int i, long min, long max)
+{
+	char *end;
+	long v;
+
+	if (i + 1 >= argc) {
+		fprintf(stderr, "demo: %s needs a value\n%s", argv[i], usage);
+		exit(2);
+	}
+	errno = 0;
+	v = strtol(argv[i + 1], &end, 10);
+	if (errno || end == argv[i + 1] || *end || v < min || v > max) {
+		fprintf(stderr, "demo: %s wants a number from %ld to %ld, not "
+			"'%s'\n%s", argv[i], min, max, argv[i + 1], usage);
+		exit(2);
+	}
+	return v;
+}
+
 static uint64_t owned(struct shmk_arena *a, uint32_t id)
 {
 	uint64_t b = 0;
@@ -251,16 +280,19 @@ int main(int argc, char **argv)
 	uint64_t t_kill, before, one = 1;
 	int victim;
 
-	for (i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--clients"))
-			nclients = atoi(argv[i + 1]);
-		else if (!strcmp(argv[i], "--messages"))
-			messages = atol(argv[i + 1]);
-	}
-	if (nclients < 2 || nclients > 16 || messages < 1) {
-		fprintf(stderr, "usage: demo [--clients 2..16] "
-			"[--messages N]\n");
-		return 2;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--clients")) {
+			nclients = (int)opt_num(argc, argv, i++, 2, 16);
+		} else if (!strcmp(argv[i], "--messages")) {
+			messages = opt_num(argc, argv, i++, 1, 1000000000L);
+		} else {
+			fprintf(stderr, "demo: unexpected argument '%s'\n%s",
+				argv[i], usage);
+			return 2;
+		}
 	}
 	victim = nclients / 2;
 	snprintf(arena, sizeof(arena), "demo.%d", (int)getpid());
@@ -274,8 +306,12 @@ int main(int argc, char **argv)
 		_exit(server(srvcmd[0]));
 	if (await(R_UP, &r))
 		return 1;
-	if (shmk_arena_attach(arena, 0, &obs))
+	i = shmk_arena_attach(arena, 0, &obs);
+	if (i) {
+		fprintf(stderr, "demo: attach to '%s': %s: %s\n", arena,
+			strerror(-i), shmk_arena_error(NULL));
 		return 1;
+	}
 	shmk_arena_info(obs, &ai);
 	say("server up on arena '%s' (%s backend, member %u, pid %d)",
 	    arena, ai.backend, r.member, (int)spid);

@@ -16,6 +16,13 @@
 
 #include "shmk_msg.h"
 
+static const char usage[] =
+	"usage: pingpong_server [NAME] [--takeover]\n"
+	"Serve arena NAME (default 'pingpong'): every message goes back to\n"
+	"its sender, the same buffer. --takeover replaces a server already\n"
+	"running on NAME without dropping its clients (hot restart).\n"
+	"Stop it with Ctrl-C.\n";
+
 static volatile sig_atomic_t quit;
 
 static void on_signal(int sig)
@@ -28,23 +35,33 @@ int main(int argc, char **argv)
 {
 	struct shmk_server_opts o = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
-	const char *name = "pingpong";
+	const char *name = NULL;
 	struct shmk_session *s;
 	struct shmk_msg m;
 	int i, r;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--takeover"))
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--takeover")) {
 			o.flags |= SHMK_SERVER_TAKEOVER;
-		else
+		} else if (argv[i][0] == '-' || name) {
+			fprintf(stderr, "pingpong_server: unexpected argument "
+				"'%s'\n%s", argv[i], usage);
+			return 2;
+		} else {
 			name = argv[i];
+		}
 	}
+	if (!name)
+		name = "pingpong";
 	sigaction(SIGINT, &sa, NULL);	/* no SA_RESTART: recv returns */
 	sigaction(SIGTERM, &sa, NULL);
 
 	r = shmk_server_start(name, &o, &s);
 	if (r) {
-		fprintf(stderr, "pingpong_server: %s: %s %s\n", name,
+		fprintf(stderr, "pingpong_server: %s: %s: %s\n", name,
 			strerror(-r), shmk_session_error(NULL));
 		return 1;
 	}
@@ -52,11 +69,18 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	while (!quit) {
-		r = shmk_session_recv(s, &m, -1);
+		/*
+		 * A signal that lands while we are not asleep in recv (say,
+		 * while printing) interrupts nothing: wait a second at most,
+		 * then look at quit again. Busy, recv returns at once anyway.
+		 */
+		r = shmk_session_recv(s, &m, 1000000000LL);
 		if (r < 0) {
-			if (r == -EINTR)
+			if (r == -EINTR || r == -ETIMEDOUT)
 				continue;
-			fprintf(stderr, "recv: %s\n", strerror(-r));
+			fprintf(stderr, "pingpong_server: recv: %s%s%s\n",
+				strerror(-r), *shmk_session_error(s) ? ": " : "",
+				shmk_session_error(s));
 			break;
 		}
 		switch (m.type) {

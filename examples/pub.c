@@ -6,6 +6,7 @@
  *
  *   pub [NAME] [N] [SUBSCRIBERS]     waits for SUBSCRIBERS (default 1)
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,28 @@ struct tick {
 	char text[48];
 };
 
+static const char usage[] =
+	"usage: pub [NAME] [N] [SUBSCRIBERS]\n"
+	"Serve arena NAME (default 'pubsub'), wait for SUBSCRIBERS sub\n"
+	"programs (default 1), then publish N ticks (default 10) to them\n"
+	"all: one buffer each, shared by every subscriber, never copied.\n";
+
+/* A count of at least @min, else exit 2 (a bad argument). */
+static long count(const char *what, const char *arg, long min)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min) {
+		fprintf(stderr, "pub: %s must be a number >= %ld, not '%s'\n%s",
+			what, min, arg, usage);
+		exit(2);
+	}
+	return v;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -30,9 +53,8 @@ static uint64_t now_ns(void)
 
 int main(int argc, char **argv)
 {
-	const char *name = argc > 1 ? argv[1] : "pubsub";
-	long n = argc > 2 ? atol(argv[2]) : 10;
-	long want = argc > 3 ? atol(argv[3]) : 1, subs = 0, i;
+	const char *name = "pubsub";
+	long n = 10, want = 1, subs = 0, i;
 	struct shmk_session *s;
 	struct shmk_arena *a;
 	struct shmk_msg m;
@@ -40,9 +62,25 @@ int main(int argc, char **argv)
 	shmk_ref_t ref;
 	int r;
 
+	if (argc > 1 && (!strcmp(argv[1], "--help") ||
+			 !strcmp(argv[1], "-h"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc > 4 || (argc > 1 && argv[1][0] == '-')) {
+		fprintf(stderr, "pub: unexpected argument '%s'\n%s",
+			argv[argc > 4 ? 4 : 1], usage);
+		return 2;
+	}
+	if (argc > 1)
+		name = argv[1];
+	if (argc > 2)
+		n = count("N", argv[2], 1);
+	if (argc > 3)
+		want = count("SUBSCRIBERS", argv[3], 1);
 	r = shmk_server_start(name, NULL, &s);
 	if (r) {
-		fprintf(stderr, "pub: %s: %s %s\n", name, strerror(-r),
+		fprintf(stderr, "pub: %s: %s: %s\n", name, strerror(-r),
 			shmk_session_error(NULL));
 		return 1;
 	}
@@ -58,8 +96,12 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < n; i++) {
 		r = shmk_buf_create(a, sizeof(*t), 0, 0, 0, &ref);
-		if (r)
+		if (r) {
+			fprintf(stderr, "pub: buffer: %s%s%s\n", strerror(-r),
+				*shmk_arena_error(a) ? ": " : "",
+				shmk_arena_error(a));
 			break;
+		}
 		shmk_buf_write(a, &ref, (void **)&t, NULL);
 		t->seq = (uint64_t)i;
 		snprintf(t->text, sizeof(t->text), "tick %ld", i);

@@ -6,6 +6,7 @@
  *
  *   sub [NAME] [N]
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,13 @@ struct tick {
 	char text[48];
 };
 
+static const char usage[] =
+	"usage: sub [NAME] [N]\n"
+	"Subscribe to the pub server of arena NAME (default 'pubsub') and\n"
+	"print N ticks (default 10): how long each took and the arena\n"
+	"offset of its buffer, the same in every subscriber. Start pub\n"
+	"first.\n";
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -31,18 +39,40 @@ static uint64_t now_ns(void)
 
 int main(int argc, char **argv)
 {
-	const char *name = argc > 1 ? argv[1] : "pubsub";
-	long n = argc > 2 ? atol(argv[2]) : 10, got = 0;
+	const char *name = "pubsub";
+	long n = 10, got = 0;
 	struct shmk_buf_info bi;
 	struct shmk_session *s;
 	struct shmk_arena *a;
 	const struct tick *t;
 	struct shmk_msg m;
+	char *end;
 	int r;
 
+	if (argc > 1 && (!strcmp(argv[1], "--help") ||
+			 !strcmp(argv[1], "-h"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc > 3 || (argc > 1 && argv[1][0] == '-')) {
+		fprintf(stderr, "sub: unexpected argument '%s'\n%s",
+			argv[argc > 3 ? 3 : 1], usage);
+		return 2;
+	}
+	if (argc > 1)
+		name = argv[1];
+	if (argc > 2) {
+		errno = 0;
+		n = strtol(argv[2], &end, 10);
+		if (errno || end == argv[2] || *end || n < 1) {
+			fprintf(stderr, "sub: N must be a positive number, "
+				"not '%s'\n%s", argv[2], usage);
+			return 2;
+		}
+	}
 	r = shmk_client_connect(name, NULL, 5000000000LL, &s);
 	if (r) {
-		fprintf(stderr, "sub: %s: %s %s\n", name, strerror(-r),
+		fprintf(stderr, "sub: %s: %s: %s\n", name, strerror(-r),
 			shmk_session_error(NULL));
 		return 1;
 	}

@@ -1456,6 +1456,7 @@ SHMK_EXPORT int shmk_alloc_member_used(struct shmk_arena *a, uint32_t id,
 SHMK_EXPORT int shmk_arena_check(struct shmk_arena *a, unsigned int flags,
 				 char *msg, size_t msglen)
 {
+	char own[SHMK_REASON_MAX];
 	uint64_t *bufs = NULL;
 	uint32_t nb = 0;
 	int r = alloc_check(a);
@@ -1465,13 +1466,19 @@ SHMK_EXPORT int shmk_arena_check(struct shmk_arena *a, unsigned int flags,
 		return r;
 	if (flags & ~SHMK_CHECK_REFS)
 		return -EINVAL;
-	if (msg && msglen)
-		msg[0] = '\0';
+	if (!msg || !msglen) {	/* the reason is wanted all the same */
+		msg = own;
+		msglen = sizeof(own);
+	}
+	msg[0] = '\0';
 	r = lm_heap_check(a, msg, msglen, &nb, &bufs);
 	if (r == 0)
 		r = lm_buf_check_refs(a, bufs, nb, msg, msglen,
 				      flags & SHMK_CHECK_REFS);
 	free(bufs);
+	if (r)
+		shmk_areason(a, "arena '%s': %s", a->name,
+			     msg[0] ? msg : strerror(-r));
 	ERRNO_RESTORE;
 	return r;
 }

@@ -21,30 +21,51 @@
 void (*shmk__test_hook)(const char *where);
 #endif
 
-static const struct shmk_be_ops *pick_backend(unsigned int flags, int *err)
+/*
+ * The backend for @flags, and in *@why how it was chosen (for reasons);
+ * NULL with *@err (and the reason said) if the choice is invalid.
+ */
+static const struct shmk_be_ops *pick_backend(unsigned int flags, int *err,
+					      const char **why)
 {
 	const char *env;
 
 	*err = 0;
 	if ((flags & SHMK_OPEN_KMOD) && (flags & SHMK_OPEN_PORTABLE)) {
+		shmk_reason("SHMK_OPEN_KMOD and SHMK_OPEN_PORTABLE together: "
+			    "choose one backend");
 		*err = -EINVAL;
 		return NULL;
 	}
-	if (flags & SHMK_OPEN_KMOD)
+	if (flags & SHMK_OPEN_KMOD) {
+		*why = "SHMK_OPEN_KMOD";
 		return &shmk_be_kmod;
-	if (flags & SHMK_OPEN_PORTABLE)
+	}
+	if (flags & SHMK_OPEN_PORTABLE) {
+		*why = "SHMK_OPEN_PORTABLE";
 		return &shmk_be_portable;
+	}
 	env = getenv("SHMK_BACKEND");
 	if (env && *env) {
-		if (!strcmp(env, "kmod"))
+		if (!strcmp(env, "kmod")) {
+			*why = "SHMK_BACKEND=kmod";
 			return &shmk_be_kmod;
-		if (!strcmp(env, "portable"))
+		}
+		if (!strcmp(env, "portable")) {
+			*why = "SHMK_BACKEND=portable";
 			return &shmk_be_portable;
+		}
+		shmk_reason("the environment variable SHMK_BACKEND is '%.40s': "
+			    "it must be 'kmod', 'portable' or unset", env);
 		*err = -EINVAL;
 		return NULL;
 	}
-	return access(SHMK_DEVICE_PATH, F_OK) == 0 ? &shmk_be_kmod
-						   : &shmk_be_portable;
+	if (access(SHMK_DEVICE_PATH, F_OK) == 0) {
+		*why = SHMK_DEVICE_PATH " exists";
+		return &shmk_be_kmod;
+	}
+	*why = "no " SHMK_DEVICE_PATH;
+	return &shmk_be_portable;
 }
 
 /* ---- layout ---------------------------------------------------------- */
@@ -149,20 +170,60 @@ static int check_header(struct shmk_arena *a)
 	struct lm_geom g;
 	int r;
 
-	if (ld_acq(&h->magic) != LM_MAGIC || h->version != LM_VERSION ||
-	    h->page_size != LM_PAGE || h->user_size != a->size)
+	if (ld_acq(&h->magic) != LM_MAGIC) {
+		shmk_reason("arena '%s' is not a libshmk arena: its first "
+			    "bytes are not the library's header (magic %#x)",
+			    a->name, ld_acq(&h->magic));
 		return -EPROTO;
+	}
+	if (h->version != LM_VERSION) {
+		shmk_reason("arena '%s' was set up by another libshmk: layout "
+			    "version %u, this library knows %u", a->name,
+			    h->version, LM_VERSION);
+		return -EPROTO;
+	}
+	if (h->page_size != LM_PAGE || h->user_size != a->size) {
+		shmk_reason("arena '%s' is corrupt: its header says page size "
+			    "%u and %llu bytes, the region has %llu bytes of "
+			    "%u-byte pages", a->name, h->page_size,
+			    (unsigned long long)h->user_size,
+			    (unsigned long long)a->size, LM_PAGE);
+		return -EUCLEAN;
+	}
 	r = lm_layout(a->size, h->member_max, h->refs_max, h->reserve_pages,
 		      &g);
-	if (r)
-		return -EPROTO;
-	if (g.npages != h->npages || g.leaves != h->leaves ||
-	    g.slots_off != h->slots_off || g.refs_off != h->refs_off ||
-	    g.desc_off != h->desc_off || g.bits_off != h->bits_off ||
-	    g.tree_off != h->tree_off || g.heap_off != h->heap_off)
-		return -EPROTO;
+	if (r == 0 &&
+	    (g.npages != h->npages || g.leaves != h->leaves ||
+	     g.slots_off != h->slots_off || g.refs_off != h->refs_off ||
+	     g.desc_off != h->desc_off || g.bits_off != h->bits_off ||
+	     g.tree_off != h->tree_off || g.heap_off != h->heap_off))
+		r = -EUCLEAN;
+	if (r) {
+		shmk_reason("arena '%s' is corrupt: the layout in its header "
+			    "(%u members, %u references each, heap at %#llx) "
+			    "is not the one its size gives", a->name,
+			    h->member_max, h->refs_max,
+			    (unsigned long long)h->heap_off);
+		return -EUCLEAN;
+	}
 	a->g = g;
 	return 0;
+}
+
+/* Why lm_layout() refused: the tables do not leave room for a heap. */
+static void too_small(struct shmk_arena *a, uint32_t mm, uint32_t refs,
+		      uint32_t resv)
+{
+	char b1[32], b2[32];
+	uint64_t need = LM_HDR_SIZE + (uint64_t)(mm + 1) * LM_SLOT_SIZE +
+		(uint64_t)mm * refs * sizeof(struct lm_ref) + 2 * LM_PAGE;
+
+	shmk_reason("arena '%s' of %s is too small for the library's "
+		    "tables: %u member slots with %u buffer references each "
+		    "and a %u-page reserve need more than %s; ask for a "
+		    "larger size or lower max_members/refs_per_member",
+		    a->name, shmk_fmt_bytes(a->size, b1, sizeof(b1)), mm, refs,
+		    resv, shmk_fmt_bytes(need, b2, sizeof(b2)));
 }
 
 /*
@@ -180,8 +241,12 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 	bool wipe;
 	int r;
 
-	if (a->size < 2 * LM_PAGE)
+	if (a->size < 2 * LM_PAGE) {
+		shmk_reason("arena '%s' has %llu bytes: the library needs at "
+			    "least %u", a->name, (unsigned long long)a->size,
+			    2 * LM_PAGE);
 		return -ENOSPC;
+	}
 	a->hdr = (struct lm_hdr *)a->base;
 	mm = o && o->max_members ? o->max_members : LM_DEF_MEMBERS;
 	if (mm > a->be_member_max)
@@ -211,12 +276,23 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 			 * nobody set up for the library (raw ABI users) is
 			 * -EPROTO, not a hang.
 			 */
-			if (v == 0 && a->created)
+			if (v == 0 && a->created) {
+				shmk_reason("arena '%s' was created by this "
+					    "read-only member, which cannot "
+					    "set it up for the library",
+					    a->name);
 				return -EPROTO;
-			if (!ro_end)
+			}
+			if (!ro_end) {
 				ro_end = shmk_now_ns() + RO_INIT_WAIT_NS;
-			else if (shmk_now_ns() > ro_end)
+			} else if (shmk_now_ns() > ro_end) {
+				shmk_reason("nobody set arena '%s' up for the "
+					    "library within %llu ms (made "
+					    "through the raw /dev/shmk ABI?), "
+					    "and a read-only member cannot",
+					    a->name, RO_INIT_WAIT_NS / 1000000);
 				return -EPROTO;
+			}
 			goto wait;
 		}
 		if (v == 0 || (v & LM_INIT_BUSY)) {
@@ -241,6 +317,7 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 					continue;
 				r = lm_layout(a->size, mm, refs, resv, &geom);
 				if (r) {
+					too_small(a, mm, refs, resv);
 					st_rel(&a->hdr->init, 0);
 					a->be->wake(a, offsetof(struct lm_hdr,
 								init),
@@ -259,8 +336,11 @@ wait:
 		shmk_deadline(&ts, INIT_SLICE_NS);
 		r = a->be->wait(a, offsetof(struct lm_hdr, init), v, &ts,
 				SHMK_WAIT_NO_EVENTS);
-		if (r == -EINTR)
+		if (r == -EINTR) {
+			shmk_reason("a signal interrupted the wait for arena "
+				    "'%s' to be set up", a->name);
 			return r;
+		}
 	}
 }
 
@@ -408,8 +488,12 @@ static int lib_attach(struct shmk_arena *a)
 	uint32_t id;
 	int r;
 
-	if (a->id > a->g.member_max)
+	if (a->id > a->g.member_max) {
+		shmk_reason("arena '%s': the backend gave this member id %u, "
+			    "above the %u member slots the library set up "
+			    "(max_members)", a->name, a->id, a->g.member_max);
 		return -EUSERS;
+	}
 	a->lib_ready = true;
 	if (a->rdonly)
 		return 0;
@@ -473,6 +557,51 @@ static void arena_free(struct shmk_arena *a)
 	free(a);
 }
 
+/* Why arena_open() refuses @flags. */
+static void bad_flags(unsigned int flags, unsigned int allowed, bool create)
+{
+	unsigned int bad = flags & ~allowed;
+
+	if (!create && (bad & (SHMK_OPEN_EXCL | SHMK_OPEN_PERSISTENT)))
+		shmk_reason("SHMK_OPEN_EXCL and SHMK_OPEN_PERSISTENT are "
+			    "flags of shmk_arena_create(), not of "
+			    "shmk_arena_attach()");
+	else
+		shmk_reason("unknown flags %#x for shmk_arena_%s()", bad,
+			    create ? "create" : "attach");
+}
+
+static int check_opts(const struct shmk_arena_opts *o)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (o->reserved[i]) {
+			shmk_reason("shmk_arena_opts.reserved[%d] is not zero "
+				    "(fields this library does not know: "
+				    "zero the struct before filling it in)",
+				    i);
+			return -EINVAL;
+		}
+	}
+	if (o->max_members > LM_MEMBERS_MAX) {
+		shmk_reason("max_members %u is above the library's %u",
+			    o->max_members, LM_MEMBERS_MAX);
+		return -EINVAL;
+	}
+	if (o->refs_per_member > LM_REFS_MAX) {
+		shmk_reason("refs_per_member %u is above the library's %u",
+			    o->refs_per_member, LM_REFS_MAX);
+		return -EINVAL;
+	}
+	if (o->mode & ~0777U) {
+		shmk_reason("mode %#o has bits beyond 0777 (only permission "
+			    "bits are allowed)", o->mode);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int arena_open(const char *name, const struct shmk_arena_opts *o,
 		      unsigned int flags, bool create, struct shmk_arena **out)
 {
@@ -480,10 +609,13 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 	struct shmk_arena_opts def;
 	struct shmk_arena *a;
 	unsigned int allowed;
-	int r, i;
+	int r;
 
-	if (!out)
+	shmk_reason_clear();
+	if (!out) {
+		shmk_reason("no place for the handle (out is NULL)");
 		return -EINVAL;
+	}
 	*out = NULL;
 	r = shmk_name_ok(name);
 	if (r)
@@ -491,15 +623,14 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 	allowed = SHMK_OPEN_KMOD | SHMK_OPEN_PORTABLE | SHMK_OPEN_RDONLY;
 	if (create)
 		allowed |= SHMK_OPEN_EXCL | SHMK_OPEN_PERSISTENT;
-	if (flags & ~allowed)
+	if (flags & ~allowed) {
+		bad_flags(flags, allowed, create);
 		return -EINVAL;
+	}
 	if (o) {
-		for (i = 0; i < 4; i++)
-			if (o->reserved[i])
-				return -EINVAL;
-		if (o->max_members > LM_MEMBERS_MAX ||
-		    o->refs_per_member > LM_REFS_MAX || (o->mode & ~0777U))
-			return -EINVAL;
+		r = check_opts(o);
+		if (r)
+			return r;
 	}
 	if (create) {
 		/* The defaults shmk.h documents, for the backend too. */
@@ -512,16 +643,19 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 		o = &def;
 	}
 	a = calloc(1, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
+	if (!a) {
+		r = -ENOMEM;
+		goto fail_nomem;
+	}
 	a->epfd = a->evfd = -1;
+	a->nonce = shmk_random64();
 	pthread_mutex_init(&a->rl_lock, NULL);
 	pthread_mutex_init(&a->ev_lock, NULL);
 	pthread_mutex_init(&a->rc_lock, NULL);
 	pthread_mutex_init(&a->al_lock, NULL);
 	pthread_mutex_init(&a->j_lock, NULL);
 	pthread_cond_init(&a->j_cond, NULL);
-	a->be = pick_backend(flags, &r);
+	a->be = pick_backend(flags, &r, &a->be_why);
 	if (!a->be)
 		goto fail;
 	a->rdonly = !!(flags & SHMK_OPEN_RDONLY);
@@ -557,7 +691,16 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 	*out = a;
 	return 0;
 fail:
+	if (!shmk_reason_isset())
+		shmk_reason("%s arena '%s' (%s backend, chosen by %s): %s%s",
+			    create ? "creating" : "attaching to", name,
+			    a->be ? a->be->name : "no", a->be_why ? a->be_why :
+			    "flags", strerror(-r), r == -EMFILE ?
+			    " (each handle uses 3 to 4 file descriptors)" : "");
 	arena_free(a);
+	return r;
+fail_nomem:
+	shmk_reason("no memory for an arena handle");
 	return r;
 }
 
@@ -593,6 +736,9 @@ SHMK_EXPORT int shmk_arena_detach(struct shmk_arena *a)
 		return -EINVAL;
 	if (!a->rdonly) {
 		if (!lm_robust_empty(a)) {
+			shmk_areason(a, "this member still holds a lock of "
+				     "arena '%s': release it (or them) "
+				     "first", a->name);
 			ERRNO_RESTORE;
 			return -EBUSY;
 		}
@@ -603,6 +749,7 @@ SHMK_EXPORT int shmk_arena_detach(struct shmk_arena *a)
 	}
 	PROBE_A(detach, a, a->gen);
 	a->be->close(a, true);
+	shmk_areason_forget(a);
 	arena_free(a);
 	ERRNO_RESTORE;
 	return r;
@@ -611,19 +758,43 @@ SHMK_EXPORT int shmk_arena_detach(struct shmk_arena *a)
 SHMK_EXPORT int shmk_arena_remove(const char *name, unsigned int flags)
 {
 	const struct shmk_be_ops *be;
+	const char *why = NULL;
 	int r;
 	ERRNO_SAVE;
 
+	shmk_reason_clear();
 	r = shmk_name_ok(name);
 	if (r)
-		return r;
-	if (flags & ~(SHMK_OPEN_KMOD | SHMK_OPEN_PORTABLE))
-		return -EINVAL;
-	be = pick_backend(flags, &r);
+		goto out;
+	if (flags & ~(SHMK_OPEN_KMOD | SHMK_OPEN_PORTABLE)) {
+		shmk_reason("unknown flags %#x for shmk_arena_remove() (only "
+			    "a backend flag)",
+			    flags & ~(SHMK_OPEN_KMOD | SHMK_OPEN_PORTABLE));
+		r = -EINVAL;
+		goto out;
+	}
+	be = pick_backend(flags, &r, &why);
 	if (be)
 		r = be->remove(name, 0);
+	if (r && !shmk_reason_isset())
+		shmk_reason("removing arena '%s' (%s backend, chosen by %s): "
+			    "%s", name, be->name, why, r == -ENOENT ?
+			    "there is no arena of that name" : strerror(-r));
+out:
 	ERRNO_RESTORE;
 	return r;
+}
+
+int shmk_arena_watch(const char *name, unsigned int flags)
+{
+	const struct shmk_be_ops *be;
+	const char *why = NULL;
+	int r;
+
+	be = pick_backend(flags, &r, &why);
+	if (!be)
+		return r;
+	return be->watch ? be->watch(name) : -EOPNOTSUPP;
 }
 
 /* ---- simple accessors ------------------------------------------------ */
@@ -667,8 +838,16 @@ SHMK_EXPORT uint64_t shmk_arena_off(const struct shmk_arena *a, const void *p)
 SHMK_EXPORT int shmk_arena_root(const struct shmk_arena *a, unsigned int idx,
 				uint64_t *off)
 {
-	if (!a || !off || idx >= SHMK_ROOTS)
+	if (!a || !off)
 		return -EINVAL;
+	if (idx >= SHMK_ROOTS) {
+		ERRNO_SAVE;
+
+		shmk_areason(a, "root slot %u: there are %d (0..%d)", idx,
+			     SHMK_ROOTS, SHMK_ROOTS - 1);
+		ERRNO_RESTORE;
+		return -EINVAL;
+	}
 	*off = offsetof(struct lm_hdr, roots) + (uint64_t)idx * 8;
 	return 0;
 }
@@ -828,6 +1007,21 @@ SHMK_EXPORT int shmk_arena_events(struct shmk_arena *a, struct shmk_event *ev,
 
 /* ---- wait / wake ----------------------------------------------------- */
 
+/* Why @off (or @bad_flags) is no word to wait or wake on. */
+static void bad_word(struct shmk_arena *a, uint64_t off, unsigned int bad_flags)
+{
+	if (bad_flags)
+		shmk_areason(a, "unknown wait flags %#x", bad_flags);
+	else if (off & 3)
+		shmk_areason(a, "arena offset %#llx is not 4-byte aligned",
+			     (unsigned long long)off);
+	else
+		shmk_areason(a, "arena offset %#llx is beyond the user "
+			     "region of arena '%s' (%llu bytes)",
+			     (unsigned long long)off, a->name,
+			     (unsigned long long)a->size);
+}
+
 int shmk_wait_internal(struct shmk_arena *a, uint64_t off, uint32_t expected,
 		       const struct timespec *abs, unsigned int flags)
 {
@@ -845,8 +1039,13 @@ SHMK_EXPORT int shmk_arena_wait(struct shmk_arena *a, uint64_t off,
 	int r;
 	ERRNO_SAVE;
 
-	if (!a || !off_ok(a, off, 4, 4) || (flags & ~SHMK_WAIT_NO_EVENTS))
+	if (!a)
 		return -EINVAL;
+	if (!off_ok(a, off, 4, 4) || (flags & ~SHMK_WAIT_NO_EVENTS)) {
+		bad_word(a, off, flags & ~SHMK_WAIT_NO_EVENTS);
+		ERRNO_RESTORE;
+		return -EINVAL;
+	}
 	if (timeout_ns >= 0)
 		shmk_deadline(&ts, timeout_ns);
 	r = shmk_wait_internal(a, off, expected, timeout_ns >= 0 ? &ts : NULL,
@@ -861,8 +1060,17 @@ SHMK_EXPORT int shmk_arena_wake(struct shmk_arena *a, uint64_t off,
 	int r;
 	ERRNO_SAVE;
 
-	if (!a || !off_ok(a, off, 4, 4) || n == 0)
+	if (!a)
 		return -EINVAL;
+	if (!off_ok(a, off, 4, 4) || n == 0) {
+		if (n == 0)
+			shmk_areason(a, "wake of 0 waiters (SHMK_WAKE_ALL "
+				     "wakes them all)");
+		else
+			bad_word(a, off, 0);
+		ERRNO_RESTORE;
+		return -EINVAL;
+	}
 	r = a->be->wake(a, off, n);
 	ERRNO_RESTORE;
 	return r;

@@ -9,11 +9,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct km {
@@ -51,6 +53,147 @@ static void km_free(struct km *k, struct shmk_arena *a)
 	free(k);
 }
 
+#define KM_PARAMS	"/sys/module/shmk/parameters/"
+
+/* A parameter of the loaded module, or 0 if it cannot be read. */
+static uint64_t km_param(const char *p)
+{
+	char path[128], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), KM_PARAMS "%s", p);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtoull(buf, NULL, 10);
+}
+
+/*
+ * Open /dev/shmk, saying why not: the module not loaded (-ENODEV, however
+ * open() put it), no permission on the node. @why tells how the kmod
+ * backend was chosen.
+ */
+static int km_open_dev(const char *why)
+{
+	struct stat st;
+	int fd = open(SHMK_DEVICE_PATH, O_RDWR | O_CLOEXEC), r;
+
+	if (fd >= 0)
+		return fd;
+	r = -errno;
+	switch (r) {
+	case -ENOENT:
+		shmk_reason("the shmk module is not loaded (%s, but there is "
+			    "no " SHMK_DEVICE_PATH "): modprobe shmk (or "
+			    "SHMK_BACKEND=portable)", why);
+		return -ENODEV;
+	case -ENODEV:
+	case -ENXIO:
+		shmk_reason("the shmk module is not loaded (" SHMK_DEVICE_PATH
+			    " exists, but no driver answers it): modprobe shmk "
+			    "(or SHMK_BACKEND=portable)");
+		return -ENODEV;
+	case -EACCES:
+	case -EPERM:
+		if (stat(SHMK_DEVICE_PATH, &st) == 0)
+			shmk_reason("no permission to open " SHMK_DEVICE_PATH
+				    " (owner uid %u gid %u, mode %04o; this "
+				    "process: euid %u egid %u): see the "
+				    "admin guide for the shmk group rule",
+				    (unsigned int)st.st_uid,
+				    (unsigned int)st.st_gid,
+				    (unsigned int)(st.st_mode & 07777),
+				    (unsigned int)geteuid(),
+				    (unsigned int)getegid());
+		else
+			shmk_reason("no permission to open " SHMK_DEVICE_PATH);
+		return r;
+	default:
+		shmk_reason("cannot open " SHMK_DEVICE_PATH ": %s",
+			    strerror(-r));
+		return r;
+	}
+}
+
+/* Why SHMK_IOC_ATTACH of arena @name failed with @r. */
+static void km_attach_reason(const char *name, const struct shmk_attach *at,
+			     int r)
+{
+	char b1[32], b2[32], b3[32];
+	bool create = at->flags & SHMK_ATTACH_CREATE;
+	bool rdonly = at->flags & SHMK_ATTACH_RDONLY;
+
+	switch (r) {
+	case -ENOENT:
+		shmk_reason("no arena '%s' in this IPC namespace (kmod "
+			    "backend)", name);
+		break;
+	case -EEXIST:
+		shmk_reason("arena '%s' exists already (SHMK_OPEN_EXCL)",
+			    name);
+		break;
+	case -EACCES:
+		shmk_reason("arena '%s' exists, but its owner and mode do not "
+			    "let euid %u egid %u %s it: its creator's mode "
+			    "decides (shmk_arena_opts.mode, default 0600)",
+			    name, (unsigned int)geteuid(),
+			    (unsigned int)getegid(),
+			    rdonly ? "read" : "read and write");
+		break;
+	case -EFBIG:
+		shmk_reason("arena size %llu bytes (%s) is above the shmk "
+			    "module's max_arena_size, %llu (%s, in " KM_PARAMS
+			    ")", (unsigned long long)at->size,
+			    shmk_fmt_bytes(at->size, b1, sizeof(b1)),
+			    (unsigned long long)km_param("max_arena_size"),
+			    shmk_fmt_bytes(km_param("max_arena_size"), b2,
+					   sizeof(b2)));
+		break;
+	case -ENOSPC:
+	case -EDQUOT:
+		if (!create) {
+			shmk_reason("every member slot of arena '%s' is live "
+				    "(its creator chose how many: "
+				    "shmk_arena_opts.max_members, at most the "
+				    "module's max_members=%llu)", name,
+				    (unsigned long long)km_param("max_members"));
+			break;
+		}
+		shmk_reason("creating arena '%s' of %s would go over a limit "
+			    "of the shmk module (max_arenas=%llu, "
+			    "max_arenas_per_user=%llu, max_bytes_per_user=%s, "
+			    "max_arenas_per_ns=%llu, max_bytes_per_ns=%s in "
+			    KM_PARAMS "; debugfs shmk/users and "
+			    "shmk/namespaces show what is charged); or it "
+			    "exists and every member slot is live", name,
+			    shmk_fmt_bytes(at->size, b1, sizeof(b1)),
+			    (unsigned long long)km_param("max_arenas"),
+			    (unsigned long long)km_param("max_arenas_per_user"),
+			    shmk_fmt_bytes(km_param("max_bytes_per_user"), b2,
+					   sizeof(b2)),
+			    (unsigned long long)km_param("max_arenas_per_ns"),
+			    shmk_fmt_bytes(km_param("max_bytes_per_ns"), b3,
+					   sizeof(b3)));
+		break;
+	case -ENOMEM:
+		shmk_reason("the shmk module could not allocate the %s of "
+			    "arena '%s' (memory, or the memory cgroup's "
+			    "limit)", shmk_fmt_bytes(at->size, b1, sizeof(b1)),
+			    name);
+		break;
+	default:
+		shmk_reason("%s arena '%s' through " SHMK_DEVICE_PATH ": %s",
+			    create ? "creating or attaching to" :
+			    "attaching to", name, strerror(-r));
+	}
+}
+
 static int km_open(struct shmk_arena *a, const char *name,
 		   const struct shmk_arena_opts *o, unsigned int flags,
 		   bool create)
@@ -65,18 +208,25 @@ static int km_open(struct shmk_arena *a, const char *name,
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
-	k->fd = open(SHMK_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	k->fd = km_open_dev(a->be_why ? a->be_why : "kmod backend");
 	if (k->fd < 0) {
-		r = -errno;
+		r = k->fd;
 		free(k);
 		return r;
 	}
 	memset(&ver, 0, sizeof(ver));
 	ver.abi_version = SHMK_ABI_VERSION;
 	r = km_ioctl(k->fd, SHMK_IOC_VERSION, &ver);
-	if (r < 0)
+	if (r < 0) {
+		shmk_reason(SHMK_DEVICE_PATH " refused the version handshake "
+			    "(%s): is it the shmk module?", strerror(-r));
 		goto fail;
+	}
 	if (ver.kernel_abi_version != SHMK_ABI_VERSION) {
+		shmk_reason("the shmk module speaks ABI version %u, this "
+			    "library %u: install a module and a library of "
+			    "one release", ver.kernel_abi_version,
+			    SHMK_ABI_VERSION);
 		r = -EPROTO;
 		goto fail;
 	}
@@ -110,8 +260,10 @@ static int km_open(struct shmk_arena *a, const char *name,
 	if (flags & SHMK_OPEN_RDONLY)
 		at.flags |= SHMK_ATTACH_RDONLY;
 	r = km_ioctl(k->fd, SHMK_IOC_ATTACH, &at);
-	if (r < 0)
+	if (r < 0) {
+		km_attach_reason(name, &at, r);
 		goto fail;
+	}
 	a->id = at.member_id;
 	a->gen = at.generation;
 	a->trace_id = at.arena_id;
@@ -147,6 +299,9 @@ static int km_open(struct shmk_arena *a, const char *name,
 	    (uint64_t)k->member_max * k->member_stride >
 	    k->ctrl_size - k->members_offset ||
 	    a->id == 0 || a->id > k->member_max) {
+		shmk_reason("the control region of arena '%s' does not have "
+			    "the layout of ABI version %u", name,
+			    SHMK_ABI_VERSION);
 		r = -EPROTO;
 		goto fail_detach;
 	}
@@ -281,9 +436,9 @@ static int km_remove(const char *name, unsigned int flags)
 	int fd, r;
 
 	(void)flags;
-	fd = open(SHMK_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	fd = km_open_dev("kmod backend");
 	if (fd < 0)
-		return -errno;
+		return fd;
 	memset(&rm, 0, sizeof(rm));
 	strncpy(rm.name, name, SHMK_NAME_MAX - 1);
 	r = km_ioctl(fd, SHMK_IOC_REMOVE, &rm);
@@ -301,4 +456,9 @@ const struct shmk_be_ops shmk_be_kmod = {
 	.pump = km_pump,
 	.member = km_member,
 	.remove = km_remove,
+	/*
+	 * No .watch: the module announces no arena creations (events go to
+	 * members of an arena only), so a client waiting for an arena to
+	 * appear retries with a backoff (lib/session.c).
+	 */
 };

@@ -38,6 +38,7 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -656,16 +657,30 @@ static int map_object(struct pt *p)
 
 	if (fstat(p->fd, &st) < 0)
 		return -errno;
-	if ((size_t)st.st_size < sizeof(tmp))
+	if ((size_t)st.st_size < sizeof(tmp) ||
+	    pread(p->fd, &tmp, sizeof(tmp), 0) != (ssize_t)sizeof(tmp) ||
+	    tmp.magic != PT_MAGIC) {
+		shmk_reason("%s is not a shmk arena object (portable backend)",
+			    p->path);
 		return -EPROTO;
-	if (pread(p->fd, &tmp, sizeof(tmp), 0) != (ssize_t)sizeof(tmp))
-		return -EIO;
-	if (tmp.magic != PT_MAGIC || tmp.version != PT_VERSION)
+	}
+	if (tmp.version != PT_VERSION) {
+		shmk_reason("%s was made by another libshmk (object version "
+			    "%u, this library knows %u)", p->path, tmp.version,
+			    PT_VERSION);
 		return -EPROTO;
+	}
 	if (tmp.member_max == 0 || tmp.member_max > LM_MEMBERS_MAX ||
 	    tmp.hdr_size != hdr_bytes(tmp.member_max) || tmp.user_size == 0 ||
-	    tmp.hdr_size + tmp.user_size != (uint64_t)st.st_size)
-		return -EPROTO;
+	    tmp.hdr_size + tmp.user_size != (uint64_t)st.st_size) {
+		shmk_reason("%s is corrupt: its header (%u members, %llu + "
+			    "%llu bytes) does not match the object's size "
+			    "(%llu bytes)", p->path, tmp.member_max,
+			    (unsigned long long)tmp.hdr_size,
+			    (unsigned long long)tmp.user_size,
+			    (unsigned long long)st.st_size);
+		return -EUCLEAN;
+	}
 	p->map_size = (size_t)st.st_size;
 	h = mmap(NULL, p->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd,
 		 0);
@@ -711,6 +726,68 @@ static int alloc_peers(struct pt *p)
 	return 0;
 }
 
+/* Why a file cannot be made in /dev/shm. */
+static int tmpfile_reason(int r)
+{
+	switch (r) {
+	case -ENOENT:
+		shmk_reason("there is no /dev/shm: the portable backend needs "
+			    "a tmpfs there (mount -t tmpfs tmpfs /dev/shm)");
+		return -ENODEV;
+	case -EOPNOTSUPP:
+	case -EISDIR:
+	case -EINVAL:
+		shmk_reason("/dev/shm cannot make unnamed files (O_TMPFILE): "
+			    "the portable backend needs a tmpfs there");
+		return r;
+	case -EACCES:
+	case -EPERM:
+		shmk_reason("no permission to create files in /dev/shm (euid "
+			    "%u)", (unsigned int)geteuid());
+		return r;
+	default:
+		shmk_reason("cannot create a file in /dev/shm: %s",
+			    strerror(-r));
+		return r;
+	}
+}
+
+/*
+ * An object is sparse: its pages are taken from the tmpfs as they are
+ * first touched. One bigger than the room left would be created fine and
+ * fail much later, with SIGBUS in whichever member touches the page that
+ * does not fit: refuse it now. -EFBIG: more than the whole file system;
+ * -ENOSPC: more than is free now.
+ */
+static int room_check(struct pt *p, uint64_t bytes)
+{
+	char b1[32], b2[32], b3[32];
+	uint64_t total, avail;
+	struct statvfs sv;
+
+	if (fstatvfs(p->fd, &sv) < 0 || sv.f_blocks == 0)
+		return 0;	/* cannot tell, or no limit */
+	total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	shmk_fmt_bytes(bytes, b1, sizeof(b1));
+	shmk_fmt_bytes(avail, b2, sizeof(b2));
+	shmk_fmt_bytes(total, b3, sizeof(b3));
+	if (bytes > total) {
+		shmk_reason("arena '%s' needs %s of /dev/shm, a tmpfs of %s "
+			    "(%s free): it can never fit; ask for less, or make "
+			    "/dev/shm larger (mount -o remount,size=...)",
+			    p->shm_name + 6, b1, b3, b2);
+		return -EFBIG;
+	}
+	if (bytes > avail) {
+		shmk_reason("arena '%s' needs %s of /dev/shm, which has %s "
+			    "free of %s: ask for less, or free some room",
+			    p->shm_name + 6, b1, b2, b3);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 /*
  * Build a complete object under no name (O_TMPFILE in /dev/shm), claim
  * slot 1 in it, then publish it with linkat(): nobody can ever see a half
@@ -726,7 +803,10 @@ static int create_object(struct shmk_arena *a, struct pt *p,
 
 	p->fd = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 	if (p->fd < 0)
-		return -errno;
+		return tmpfile_reason(-errno);
+	r = room_check(p, hs + user_size);
+	if (r)
+		goto fail;
 	if (fchmod(p->fd, mode) < 0 ||
 	    ftruncate(p->fd, (off_t)(hs + user_size)) < 0) {
 		r = -errno;
@@ -788,6 +868,33 @@ static void drop_object(struct pt *p)
 	p->fd = -1;
 }
 
+/* Why shm_open() of an existing arena's object failed with @r. */
+static void open_reason(struct pt *p, const char *name, unsigned int flags,
+			bool stale, int r)
+{
+	struct stat st;
+
+	if (r == -ENOENT) {
+		shmk_reason("no arena '%s' (portable backend: no %s%s)", name,
+			    p->path, stale ? "; a stale one, whose members had "
+			    "all died, was removed" : "");
+	} else if ((r == -EACCES || r == -EPERM) && stat(p->path, &st) == 0) {
+		shmk_reason("arena '%s' (owner uid %u gid %u, mode %04o) does "
+			    "not let euid %u egid %u read and write it%s",
+			    name, (unsigned int)st.st_uid,
+			    (unsigned int)st.st_gid,
+			    (unsigned int)(st.st_mode & 0777),
+			    (unsigned int)geteuid(), (unsigned int)getegid(),
+			    (flags & SHMK_OPEN_RDONLY) ? " (the portable "
+			    "backend needs both, even for SHMK_OPEN_RDONLY)" :
+			    "");
+	} else if (r == -EACCES || r == -EPERM) {
+		shmk_reason("no permission to open %s", p->path);
+	} else {
+		shmk_reason("cannot open %s: %s", p->path, strerror(-r));
+	}
+}
+
 static int pt_open(struct shmk_arena *a, const char *name,
 		   const struct shmk_arena_opts *o, unsigned int flags,
 		   bool create)
@@ -796,15 +903,18 @@ static int pt_open(struct shmk_arena *a, const char *name,
 	uint64_t user_size = o && o->size ? o->size : (1U << 20);
 	mode_t mode = o && o->mode ? (mode_t)o->mode : 0600;
 	struct epoll_event e = { .events = EPOLLIN }, ie;
-	bool creator = false;
+	bool creator = false, stale = false;
 	struct pt *p;
 	int r, tries;
 
 	if (member_max > LM_MEMBERS_MAX || (mode & ~0777U))
 		return -EINVAL;
 	user_size = (user_size + LM_PAGE - 1) & ~(uint64_t)(LM_PAGE - 1);
-	if (user_size > (1ULL << 40))
+	if (user_size > (1ULL << 40)) {
+		shmk_reason("arena size %llu is above the portable backend's "
+			    "limit of 1 TiB", (unsigned long long)user_size);
 		return -EFBIG;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -814,6 +924,9 @@ static int pt_open(struct shmk_arena *a, const char *name,
 
 	for (tries = 0;; tries++) {
 		if (tries > 100) {
+			shmk_reason("arena '%s' kept changing while this call "
+				    "tried to %s it (100 tries)", name,
+				    create ? "create or join" : "join");
 			r = -EAGAIN;
 			goto fail;
 		}
@@ -832,6 +945,7 @@ static int pt_open(struct shmk_arena *a, const char *name,
 			r = -errno;
 			if (r == -ENOENT && create)
 				continue;
+			open_reason(p, name, flags, stale, r);
 			goto fail;
 		}
 		flock(p->fd, LOCK_SH);
@@ -840,6 +954,8 @@ static int pt_open(struct shmk_arena *a, const char *name,
 			goto fail;	/* not one of ours */
 		if (joinable(p)) {
 			if (flags & SHMK_OPEN_EXCL) {
+				shmk_reason("arena '%s' exists already "
+					    "(SHMK_OPEN_EXCL)", name);
 				r = -EEXIST;
 				goto fail;
 			}
@@ -847,10 +963,15 @@ static int pt_open(struct shmk_arena *a, const char *name,
 			if (r == 0)
 				r = claim_slot(a, p);
 			flock(p->fd, LOCK_UN);
+			if (r == -EUSERS)
+				shmk_reason("every member slot of arena '%s' "
+					    "is live (%u slots: max_members)",
+					    name, p->member_max);
 			if (r)
 				goto fail;
 			break;
 		}
+		stale = true;
 		/* defunct, or stale (everybody dead): remove and retry */
 		flock(p->fd, LOCK_UN);
 		flock(p->fd, LOCK_EX);
@@ -1103,6 +1224,27 @@ static int pt_remove(const char *name, unsigned int flags)
 	return 0;
 }
 
+/*
+ * Objects appear in /dev/shm by linkat() (IN_CREATE) or, made by other
+ * tools, by rename (IN_MOVED_TO). The watch is on the directory, since
+ * the object does not exist yet; any name wakes the waiter, who simply
+ * tries again.
+ */
+static int pt_watch(const char *name)
+{
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), r;
+
+	(void)name;
+	if (fd < 0)
+		return -errno;
+	if (inotify_add_watch(fd, "/dev/shm", IN_CREATE | IN_MOVED_TO) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 const struct shmk_be_ops shmk_be_portable = {
 	.name = "portable",
 	.open = pt_open,
@@ -1113,4 +1255,5 @@ const struct shmk_be_ops shmk_be_portable = {
 	.pump = pt_pump,
 	.member = pt_member,
 	.remove = pt_remove,
+	.watch = pt_watch,
 };

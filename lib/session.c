@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MD_MAGIC	0x5249444dU	/* "MDIR" */
@@ -26,6 +28,8 @@
 #define ROOT_INC(v)	((uint32_t)((v) >> 40))
 #define ROOT_MAKE(i, o)	(((uint64_t)((i) & 0xffffff) << 40) | (o))
 #define BATCH		32
+#define CLIENT_FLAGS	(SHMK_CLIENT_BOUNDED | SHMK_CLIENT_NO_RECONNECT | \
+			 SHMK_CLIENT_WAIT_SERVER)
 /*
  * Under steady traffic a consumer never waits, so the wait cannot tell it
  * about a death: it also looks at the events every EV_CHECK_STEPS receive
@@ -121,7 +125,7 @@ struct shmk_session {
 	uint32_t ev_steps;
 	/* stats */
 	uint64_t sent, received, dropped, pub_skipped;
-	char err[192];
+	char err[SHMK_REASON_MAX];
 	/* fd for epoll: an epoll set of the arena's event fd and efd */
 	int epfd, efd;
 	pthread_t thr;
@@ -139,7 +143,18 @@ struct shmk_session {
 
 /* Why the last shmk_server_start()/shmk_client_connect() of this thread
  * failed (there is no session to ask then). */
-static __thread char tl_err[192];
+static __thread char tl_err[SHMK_REASON_MAX];
+
+/* Why this start/connect fails, before there is a session to say it. */
+__attribute__((format(printf, 1, 2)))
+static void tl_set(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tl_err, sizeof(tl_err), fmt, ap);
+	va_end(ap);
+}
 
 __attribute__((format(printf, 2, 3)))
 static void serr(struct shmk_session *s, const char *fmt, ...)
@@ -1127,22 +1142,46 @@ SHMK_EXPORT int shmk_server_start(const char *name,
 	int r, i, tries;
 	ERRNO_SAVE;
 
-	if (!name || !out)
+	tl_err[0] = '\0';
+	if (!name || !out) {
+		tl_set("shmk_server_start(): %s is NULL", name ? "out" : "name");
 		return -EINVAL;
+	}
 	*out = NULL;
 	memset(&def, 0, sizeof(def));
 	if (!o)
 		o = &def;
-	for (i = 0; i < 3; i++)
-		if (o->reserved[i])
+	for (i = 0; i < 3; i++) {
+		if (o->reserved[i]) {
+			tl_set("shmk_server_opts.reserved[%d] is not zero "
+			       "(zero the struct before filling it in)", i);
 			return -EINVAL;
-	if (o->pad ||
-	    o->flags & ~(SHMK_SERVER_TAKEOVER | SHMK_SERVER_UNBOUNDED) ||
-	    o->root >= SHMK_ROOTS || o->max_clients > LM_MEMBERS_MAX - 2)
+		}
+	}
+	if (o->pad) {
+		tl_set("shmk_server_opts.pad is not zero");
 		return -EINVAL;
+	}
+	if (o->flags & ~(SHMK_SERVER_TAKEOVER | SHMK_SERVER_UNBOUNDED)) {
+		tl_set("unknown shmk_server_opts.flags %#x", o->flags &
+		       ~(SHMK_SERVER_TAKEOVER | SHMK_SERVER_UNBOUNDED));
+		return -EINVAL;
+	}
+	if (o->root >= SHMK_ROOTS) {
+		tl_set("root slot %u: there are %d (0..%d)", o->root,
+		       SHMK_ROOTS, SHMK_ROOTS - 1);
+		return -EINVAL;
+	}
+	if (o->max_clients > LM_MEMBERS_MAX - 2) {
+		tl_set("max_clients %u is above %u", o->max_clients,
+		       LM_MEMBERS_MAX - 2);
+		return -EINVAL;
+	}
 	s = sess_new();
-	if (!s)
+	if (!s) {
+		tl_set("no memory for a session");
 		return -ENOMEM;
+	}
 	s->server = true;
 	s->spin_ns = o->spin_ns;
 	s->proto = o->proto_version ? o->proto_version : SHMK_MSG_PROTO_VERSION;
@@ -1162,6 +1201,7 @@ SHMK_EXPORT int shmk_server_start(const char *name,
 	r = shmk_arena_create(name, &ao, o->open_flags &
 			      (SHMK_OPEN_KMOD | SHMK_OPEN_PORTABLE), &s->a);
 	if (r) {
+		tl_set("%s", shmk_arena_error(NULL));
 		sess_free(s);
 		ERRNO_RESTORE;
 		return r;
@@ -1226,6 +1266,10 @@ SHMK_EXPORT int shmk_server_start(const char *name,
 	ERRNO_RESTORE;
 	return 0;
 fail:
+	if (!s->err[0])
+		serr(s, "starting a server on arena '%s': %s", name,
+		     r == -ETIMEDOUT ? "the running server did not hand over "
+		     "in time" : strerror(-r));
 	memcpy(tl_err, s->err, sizeof(tl_err));
 	if (s->myq)
 		mq_close(s->myq, NULL);
@@ -1634,6 +1678,93 @@ SHMK_EXPORT int shmk_session_recv(struct shmk_session *s, struct shmk_msg *m,
 	return r;
 }
 
+/*
+ * Wait until @abs (NULL: for ever) for an arena to appear: on the
+ * backend's watch fd @wfd if it has one, else (kmod: the module announces
+ * no creations) by sleeping @backoff, doubled each time up to 100 ms. 0:
+ * try again; -ETIMEDOUT; -EINTR.
+ */
+static int cli_wait_arena(int wfd, const struct timespec *abs,
+			  int64_t *backoff)
+{
+	struct timespec until;
+	char buf[4096];
+	int64_t left = -1;
+	int n;
+
+	if (abs) {
+		left = (int64_t)abs->tv_sec * 1000000000LL + abs->tv_nsec -
+			(int64_t)shmk_now_ns();
+		if (left <= 0)
+			return -ETIMEDOUT;
+	}
+	if (wfd >= 0) {
+		struct pollfd pf = { .fd = wfd, .events = POLLIN };
+
+		n = poll(&pf, 1, left < 0 ? -1 : (int)((left + 999999) /
+						       1000000));
+		if (n < 0)
+			return errno == EINTR ? -EINTR : -errno;
+		while (read(wfd, buf, sizeof(buf)) > 0)
+			;	/* which name does not matter: try again */
+		return 0;
+	}
+	if (left >= 0 && left < *backoff)
+		*backoff = left;
+	shmk_deadline(&until, *backoff);
+	n = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+	if (n == EINTR)
+		return -EINTR;
+	*backoff = *backoff * 2 > 100000000 ? 100000000 : *backoff * 2;
+	return 0;
+}
+
+/*
+ * Attach to arena @name; with SHMK_CLIENT_WAIT_SERVER wait until @abs for
+ * it to be created. The watch is set up before the first try, so that a
+ * creation between a try and the wait is not missed.
+ */
+static int cli_attach(struct shmk_session *s, const char *name,
+		      unsigned int oflags, bool wait, int64_t timeout_ns,
+		      const struct timespec *abs)
+{
+	int64_t backoff = 1000000;
+	int wfd = -1, r;
+
+	if (wait)
+		wfd = shmk_arena_watch(name, oflags);
+	for (;;) {
+		r = shmk_arena_attach(name, oflags, &s->a);
+		if (r != -ENOENT)
+			break;
+		if (!wait) {
+			tl_set("no arena '%s': no server has started there "
+			       "(SHMK_CLIENT_WAIT_SERVER waits for one)", name);
+			goto out;
+		}
+		MSG_NOTE("connect:no-arena");
+		r = cli_wait_arena(wfd, abs, &backoff);
+		if (r == -ETIMEDOUT) {
+			tl_set("no arena '%s' appeared within %lld ms: is its "
+			       "server running, on the same backend and in "
+			       "this IPC namespace?", name,
+			       (long long)(timeout_ns / 1000000));
+			goto out;
+		}
+		if (r == -EINTR) {
+			tl_set("a signal interrupted the wait for arena '%s'",
+			       name);
+			goto out;
+		}
+	}
+	if (r)
+		tl_set("%s", shmk_arena_error(NULL));
+out:
+	if (wfd >= 0)
+		close(wfd);
+	return r;
+}
+
 SHMK_EXPORT int shmk_client_connect(const char *name,
 				   const struct shmk_client_opts *o,
 				   int64_t timeout_ns,
@@ -1646,28 +1777,47 @@ SHMK_EXPORT int shmk_client_connect(const char *name,
 	int r, i;
 	ERRNO_SAVE;
 
-	if (!name || !out)
+	tl_err[0] = '\0';
+	if (!name || !out) {
+		tl_set("shmk_client_connect(): %s is NULL",
+		       name ? "out" : "name");
 		return -EINVAL;
+	}
 	*out = NULL;
 	memset(&def, 0, sizeof(def));
 	if (!o)
 		o = &def;
-	for (i = 0; i < 4; i++)
-		if (o->reserved[i])
+	for (i = 0; i < 4; i++) {
+		if (o->reserved[i]) {
+			tl_set("shmk_client_opts.reserved[%d] is not zero "
+			       "(zero the struct before filling it in)", i);
 			return -EINVAL;
-	if (o->root >= SHMK_ROOTS ||
-	    (o->flags & ~(SHMK_CLIENT_BOUNDED | SHMK_CLIENT_NO_RECONNECT)))
+		}
+	}
+	if (o->root >= SHMK_ROOTS) {
+		tl_set("root slot %u: there are %d (0..%d)", o->root,
+		       SHMK_ROOTS, SHMK_ROOTS - 1);
 		return -EINVAL;
+	}
+	if (o->flags & ~CLIENT_FLAGS) {
+		tl_set("unknown shmk_client_opts.flags %#x",
+		       o->flags & ~CLIENT_FLAGS);
+		return -EINVAL;
+	}
 	s = sess_new();
-	if (!s)
+	if (!s) {
+		tl_set("no memory for a session");
 		return -ENOMEM;
+	}
 	s->proto = o->proto_version ? o->proto_version : SHMK_MSG_PROTO_VERSION;
 	s->features = o->features ? o->features : SHMK_FEAT_ALL;
 	s->required = o->required;
 	s->cflags = o->flags;
 	s->spin_ns = o->spin_ns;
-	r = shmk_arena_attach(name, o->open_flags &
-			      (SHMK_OPEN_KMOD | SHMK_OPEN_PORTABLE), &s->a);
+	msg_deadline(&ts, timeout_ns, &abs);
+	r = cli_attach(s, name, o->open_flags &
+		       (SHMK_OPEN_KMOD | SHMK_OPEN_PORTABLE),
+		       o->flags & SHMK_CLIENT_WAIT_SERVER, timeout_ns, abs);
 	if (r) {
 		sess_free(s);
 		ERRNO_RESTORE;
@@ -1686,7 +1836,6 @@ SHMK_EXPORT int shmk_client_connect(const char *name,
 		goto fail;
 	s->state = ST_GONE;
 	s->last_ev = shmk_now_ns();
-	msg_deadline(&ts, timeout_ns, &abs);
 	while (s->state != ST_CONNECTED) {
 		if (s->state == ST_DOWN) {
 			r = -s->refused;
@@ -1723,6 +1872,10 @@ SHMK_EXPORT int shmk_client_connect(const char *name,
 	ERRNO_RESTORE;
 	return 0;
 fail:
+	if (!s->err[0])
+		serr(s, "connecting to arena '%s': %s", name, r == -EINTR ?
+		     "a signal interrupted the wait for the server" :
+		     strerror(-r));
 	memcpy(tl_err, s->err, sizeof(tl_err));
 	cli_drop_server(s);
 	if (s->myq)

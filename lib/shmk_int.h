@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -342,6 +343,11 @@ struct shmk_be_ops {
 	/* 1 and *gen if member @id is live now, 0 if not */
 	int (*member)(struct shmk_arena *a, uint32_t id, uint32_t *gen);
 	int (*remove)(const char *name, unsigned int flags);
+	/*
+	 * An fd readable when an arena @name may have been created since
+	 * (NULL: the backend cannot tell; waiters retry with a backoff).
+	 */
+	int (*watch)(const char *name);
 };
 
 extern const struct shmk_be_ops shmk_be_kmod;
@@ -367,6 +373,9 @@ struct shmk_arena {
 	uint64_t trace_id;
 	bool created, rdonly, lib_ready;
 	char name[SHMK_NAME_MAX];
+	/* How the backend was chosen, for reasons ("SHMK_BACKEND=kmod"). */
+	const char *be_why;
+	uint64_t nonce;			/* tags this handle's reasons */
 	struct lm_geom g;
 	struct lm_hdr *hdr;
 	int epfd;			/* the event fd handed to the app */
@@ -438,6 +447,30 @@ static inline bool off_ok(const struct shmk_arena *a, uint64_t off,
 {
 	return off < a->size && len <= a->size - off && (off & (align - 1)) == 0;
 }
+
+/* ---- arena.c --------------------------------------------------------- */
+/*
+ * For a wait until arena @name exists: an fd readable when it may have
+ * appeared, -EOPNOTSUPP if the backend @flags choose cannot say, or the
+ * error (and its reason) of the backend choice.
+ */
+int shmk_arena_watch(const char *name, unsigned int flags);
+
+/* ---- error.c: reasons in words (shmk_arena_error) ------------------- */
+#define SHMK_REASON_MAX	512
+/* Why the create/attach/remove of this thread fails ("" if not said). */
+void shmk_reason_clear(void);
+bool shmk_reason_isset(void);
+const char *shmk_reason_get(void);
+__attribute__((format(printf, 1, 0)))
+void shmk_reason_vset(const char *fmt, va_list ap);
+__attribute__((format(printf, 1, 2)))
+void shmk_reason(const char *fmt, ...);
+/* Why this thread's current call on handle @a fails. */
+__attribute__((format(printf, 2, 3)))
+void shmk_areason(const struct shmk_arena *a, const char *fmt, ...);
+void shmk_areason_forget(const struct shmk_arena *a);
+const char *shmk_fmt_bytes(uint64_t v, char *buf, size_t len);
 
 /* ---- util.c ---------------------------------------------------------- */
 uint64_t shmk_now_ns(void);

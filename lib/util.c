@@ -92,22 +92,49 @@ int shmk_proc_starttime(int pid, uint64_t *start, int *state, int *exit_code)
 	return field > 22 ? 0 : -EIO;
 }
 
-/* The ABI's name alphabet (uapi/linux/shmk.h), on both backends. */
+/*
+ * The ABI's name alphabet (uapi/linux/shmk.h), on both backends; says
+ * what is wrong with a bad name (shmk_reason()).
+ */
 int shmk_name_ok(const char *name)
 {
 	size_t i, len;
-	char c;
+	unsigned char c;
 
-	if (!name)
+	if (!name) {
+		shmk_reason("no arena name (NULL)");
 		return -EINVAL;
+	}
 	len = strnlen(name, SHMK_NAME_MAX);
-	if (len == 0 || len >= SHMK_NAME_MAX)
+	if (len == 0) {
+		shmk_reason("the arena name is empty: names are 1..%d bytes "
+			    "of A-Z a-z 0-9 and %s", SHMK_NAME_MAX - 1,
+			    SHMK_NAME_PUNCT);
 		return -EINVAL;
+	}
+	if (len >= SHMK_NAME_MAX) {
+		shmk_reason("the arena name '%.20s...' is longer than %d "
+			    "bytes", name, SHMK_NAME_MAX - 1);
+		return -EINVAL;
+	}
 	for (i = 0; i < len; i++) {
-		c = name[i];
+		c = (unsigned char)name[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || strchr(SHMK_NAME_PUNCT, c)))
+		      (c >= '0' && c <= '9') || strchr(SHMK_NAME_PUNCT, c))) {
+			if (c > ' ' && c < 0x7f)
+				shmk_reason("the arena name '%s' has '%c' at "
+					    "byte %zu: names are 1..%d bytes "
+					    "of A-Z a-z 0-9 and %s", name, c,
+					    i, SHMK_NAME_MAX - 1,
+					    SHMK_NAME_PUNCT);
+			else
+				shmk_reason("the arena name has byte 0x%02x "
+					    "at %zu: names are 1..%d bytes of "
+					    "A-Z a-z 0-9 and %s", c, i,
+					    SHMK_NAME_MAX - 1,
+					    SHMK_NAME_PUNCT);
 			return -EINVAL;
+		}
 	}
 	return 0;
 }

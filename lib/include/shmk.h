@@ -13,7 +13,10 @@
  *    not wait;
  *  - a struct shmk_arena handle may be used by several threads of the
  *    process that attached it, never by a forked child (which attaches on
- *    its own).
+ *    its own);
+ *  - a pointer to options (struct shmk_*_opts) may be NULL: all defaults;
+ *  - why a call failed, in words: shmk_arena_error() (arenas and what is
+ *    in them), shmk_session_error() (sessions, shmk_msg.h).
  * See Documentation/library-design.md for the layout and the crash-recovery rules.
  */
 #ifndef SHMK_H
@@ -68,16 +71,36 @@ struct shmk_arena_opts {
 
 /*
  * Create the arena @name (1..63 bytes of [A-Za-z0-9._:@+-], else -EINVAL)
- * or join it if it exists (unless SHMK_OPEN_EXCL). Backend: SHMK_OPEN_KMOD or SHMK_OPEN_PORTABLE
- * if given, else the SHMK_BACKEND environment variable ("kmod" or
- * "portable"), else kmod when /dev/shmk exists, else portable.
+ * or join it if it exists (unless SHMK_OPEN_EXCL). @opts may be NULL: all
+ * defaults. Backend: SHMK_OPEN_KMOD or SHMK_OPEN_PORTABLE if given, else
+ * the SHMK_BACKEND environment variable ("kmod" or "portable", anything
+ * else is -EINVAL), else kmod when /dev/shmk exists, else portable.
+ * Errors, besides those of shmk_arena_attach():
+ *  -EEXIST  SHMK_OPEN_EXCL and the arena exists;
+ *  -EFBIG   kmod: @opts->size above the module's max_arena_size;
+ *           portable: above 1 TiB or above the size of /dev/shm;
+ *  -ENOSPC  too small for the library's tables (max_members,
+ *           refs_per_member); kmod: over one of the module's limits
+ *           (max_arenas, per user, per IPC namespace); portable: the size
+ *           is more than /dev/shm has free now (its pages are taken as
+ *           they are touched: creating it anyway would fail later, with
+ *           SIGBUS).
  */
 int shmk_arena_create(const char *name, const struct shmk_arena_opts *opts,
 		      unsigned int flags, struct shmk_arena **out);
 /*
- * Join an existing arena (-ENOENT if there is none). -EPROTO if it is not
- * a libshmk arena (with SHMK_OPEN_RDONLY: if nobody set it up for the
- * library within 2 s, since a read-only member cannot).
+ * Join an existing arena. Errors:
+ *  -ENOENT  there is none of that name (kmod: in this IPC namespace);
+ *  -ENODEV  the kmod backend was chosen (flag or SHMK_BACKEND) and the
+ *           module is not loaded; portable: no /dev/shm;
+ *  -EACCES  the arena's owner and mode do not grant the access;
+ *  -EUSERS  (portable), -ENOSPC (kmod): every member slot is live;
+ *  -EPROTO  not a libshmk arena, or one of another library version (with
+ *           SHMK_OPEN_RDONLY: nobody set it up for the library within
+ *           2 s, since a read-only member cannot);
+ *  -EUCLEAN the arena's library header or backend object is corrupt;
+ *  -EINVAL  bad name, flags or options.
+ * Every error has a reason in words: shmk_arena_error(NULL).
  */
 int shmk_arena_attach(const char *name, unsigned int flags,
 		      struct shmk_arena **out);
@@ -89,6 +112,19 @@ int shmk_arena_attach(const char *name, unsigned int flags,
 int shmk_arena_detach(struct shmk_arena *a);
 /* Remove a persistent arena's name; memory goes with the last member. */
 int shmk_arena_remove(const char *name, unsigned int flags);
+
+/*
+ * Why a call failed, in words ("" if there is nothing to say), for a
+ * message to a human (its wording may change; test the error code).
+ * With NULL: why this thread's last shmk_arena_create(),
+ * shmk_arena_attach() or shmk_arena_remove() failed ("" if it succeeded).
+ * With a handle: why this thread's last failing call on @a failed, for the
+ * calls that say (detach, root, wait, wake, shmk_arena_check()); like
+ * errno, not cleared by calls that succeed. Thread-local: threads sharing
+ * a handle do not see each other's reasons. Valid until the next call of
+ * this thread that sets one.
+ */
+const char *shmk_arena_error(const struct shmk_arena *a);
 
 struct shmk_arena_info {
 	void *base;		/* user region, as mapped in this process */
@@ -237,7 +273,8 @@ int shmk_alloc_member_used(struct shmk_arena *a, uint32_t id,
  * Full consistency check of the library's metadata (page map, free tree,
  * chunks, buffer headers; with SHMK_CHECK_REFS also that every buffer's
  * reference count equals the references held, which needs all members to
- * be quiet). 0 or -EUCLEAN with a message in @msg.
+ * be quiet). 0 or -EUCLEAN with a message in @msg (which may be NULL) and
+ * in shmk_arena_error(@a).
  */
 #define SHMK_CHECK_REFS		(1U << 0)
 int shmk_arena_check(struct shmk_arena *a, unsigned int flags, char *msg,

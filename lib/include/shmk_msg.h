@@ -92,7 +92,7 @@ struct shmk_qmsg {
 #define SHMK_QMSG_TOKEN		(1U << 0)
 #define SHMK_QMSG_USER_SHIFT	8
 
-/* Create a queue consumed by this member. */
+/* Create a queue consumed by this member; @o may be NULL: defaults. */
 int shmk_queue_create(struct shmk_arena *a, const struct shmk_queue_opts *o,
 		      struct shmk_queue **q);
 /* Hand a reference to member @to (0: any member), as a token. */
@@ -214,6 +214,9 @@ struct shmk_server_opts {
 					   * unbounded, the server never
 					   * blocks on a slow client) */
 #define SHMK_CLIENT_NO_RECONNECT (1U << 1) /* server gone: stay gone */
+#define SHMK_CLIENT_WAIT_SERVER	(1U << 2) /* no arena yet: wait (up to
+					   * the timeout) for a server to
+					   * create it, not -ENOENT */
 
 struct shmk_client_opts {
 	uint32_t queue_capacity; /* own queue ring (default 256) */
@@ -229,19 +232,27 @@ struct shmk_client_opts {
 };
 
 /*
- * Start a server on arena @name (created if missing). -EBUSY if a live
- * server is already there (unless SHMK_SERVER_TAKEOVER: then it takes
- * over, and the call returns once it serves every client the old one had).
+ * Start a server on arena @name (created if missing). @o may be NULL: all
+ * defaults. -EBUSY if a live server is already there (unless
+ * SHMK_SERVER_TAKEOVER: then it takes over, and the call returns once it
+ * serves every client the old one had). Any error of shmk_arena_create()
+ * too; shmk_session_error(NULL) then says why in words.
  */
 int shmk_server_start(const char *name, const struct shmk_server_opts *o,
 		      struct shmk_session **s);
 
 /*
  * Connect to the server of arena @name, waiting up to @timeout_ns for one
- * to be there and to answer. -ENOENT (no arena), -ETIMEDOUT, -EPROTO
+ * to be there and to answer. @o may be NULL: all defaults. If there is no
+ * arena @name at all (no server ever started, or the last member left):
+ * -ENOENT at once, or with SHMK_CLIENT_WAIT_SERVER a wait, within the
+ * same timeout, for a server to create it (portable backend: inotify on
+ * /dev/shm; kmod: the module announces no new arenas, so the library
+ * retries with a backoff of 1 to 100 ms). -ETIMEDOUT, -EINTR, -EPROTO
  * (incompatible protocol version), -EOPNOTSUPP (a required feature is
- * missing on either side), -EUSERS (the server is full), -ECONNREFUSED.
- * shmk_session_error() then says why in words.
+ * missing on either side), -EUSERS (the server is full), -ECONNREFUSED,
+ * or any error of shmk_arena_attach(). shmk_session_error(NULL) then says
+ * why in words.
  */
 int shmk_client_connect(const char *name, const struct shmk_client_opts *o,
 			int64_t timeout_ns, struct shmk_session **s);
@@ -341,7 +352,9 @@ struct shmk_arena *shmk_session_arena(struct shmk_session *s);
 /*
  * Why the last call failed, in words ("" if nothing to say). With NULL:
  * why the last shmk_server_start()/shmk_client_connect() of this thread
- * failed.
+ * failed ("" if it succeeded): every error of theirs has a reason, those
+ * of the arena underneath included (see shmk_arena_error()). Valid until
+ * the next such call of this thread (NULL) or on @s.
  */
 const char *shmk_session_error(const struct shmk_session *s);
 

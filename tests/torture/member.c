@@ -1002,6 +1002,9 @@ static void client_turn(struct mem *m)
 static int member_open(struct mem *m, const char *name)
 {
 	int r;
+#ifdef TORTURE_MSG
+	int tries;
+#endif
 
 #ifdef TORTURE_MSG
 	if (m->msg && m->c.role == 0) {
@@ -1010,6 +1013,22 @@ static int member_open(struct mem *m, const char *name)
 		memset(&o, 0, sizeof(o));
 		o.max_clients = MAXCLI * 2;
 		r = shmk_server_start(name, &o, &m->s);
+		for (tries = 0; r == -ENOMEM && tries < 20; tries++) {
+			struct shmk_arena *ta;
+			uint64_t off;
+
+			/*
+			 * The arena is full (clients hold big blocks): wait
+			 * for somebody's free, as the clients do, then again.
+			 */
+			if (shmk_arena_attach(name, 0, &ta) == 0) {
+				if (shmk_alloc(ta, 256 << 10, SHMK_ALLOC_WAIT,
+					       m->bound, &off) == 0)
+					shmk_free(ta, off);
+				shmk_arena_detach(ta);
+			}
+			r = shmk_server_start(name, &o, &m->s);
+		}
 		if (r)
 			fprintf(stderr, "# server_start: %d (%s)\n", r,
 				shmk_session_error(NULL));

@@ -23,15 +23,11 @@
 /* {connect} */
 static int connect_retry(const char *name, struct shmk_session **s)
 {
-	int r, tries;
+	/* the server may not have created the arena yet: wait for it too */
+	struct shmk_client_opts o = { .flags = SHMK_CLIENT_WAIT_SERVER };
+	int r;
 
-	/* -ENOENT: the server has not created the arena yet */
-	for (tries = 0; tries < 500; tries++) {
-		r = shmk_client_connect(name, NULL, 5 * SEC, s);
-		if (r != -ENOENT)
-			break;
-		usleep(10000);
-	}
+	r = shmk_client_connect(name, &o, 5 * SEC, s);
 	if (r < 0)
 		fprintf(stderr, "client: %s: %s (%s)\n", name, strerror(-r),
 			shmk_session_error(NULL));

@@ -34,7 +34,7 @@ static const char *how_name(uint32_t how)
 
 int main(int argc, char **argv)
 {
-	/* no SA_RESTART: a signal ends the wait in shmk_session_recv() */
+	/* no SA_RESTART: a signal ends a wait in shmk_session_recv() */
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *name = argc > 1 ? argv[1] : "pingpong";
 	struct shmk_server_opts o = { 0 };
@@ -61,9 +61,14 @@ int main(int argc, char **argv)
 
 	/* {loop} */
 	while (!stop) {
-		r = shmk_session_recv(s, &m, -1);
-		if (r == -EINTR)
-			continue;		/* stop was set, probably */
+		/*
+		 * A signal that comes while we are not asleep in recv (while
+		 * printing, say) ends no wait: sleep a second at most, then
+		 * look at stop again.
+		 */
+		r = shmk_session_recv(s, &m, 1000000000LL);
+		if (r == -EINTR || r == -ETIMEDOUT)
+			continue;
 		if (r < 0) {
 			fprintf(stderr, "server: recv: %s\n", strerror(-r));
 			break;

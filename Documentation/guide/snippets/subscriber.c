@@ -23,13 +23,13 @@ int main(int argc, char **argv)
 	struct shmk_msg m;
 	const void *d;
 	size_t len;
-	int r, tries = 0;
+	struct shmk_client_opts o = { .flags = SHMK_CLIENT_WAIT_SERVER };
+	int r;
 
-	while ((r = shmk_client_connect(name, NULL, 5 * SEC, &s)) == -ENOENT &&
-	       tries++ < 500)
-		usleep(10000);
+	r = shmk_client_connect(name, &o, 5 * SEC, &s);
 	if (r < 0) {
-		fprintf(stderr, "subscriber: %s: %s\n", name, strerror(-r));
+		fprintf(stderr, "subscriber: %s: %s (%s)\n", name, strerror(-r),
+			shmk_session_error(NULL));
 		return 1;
 	}
 	/* {subscribe} */
