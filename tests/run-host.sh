@@ -11,9 +11,8 @@
 # Without SUITE_DIR: tests/unit and tests/integ, those that exist. Every
 # test runs with SHMK_BACKEND=portable, SHMK_SUITE, SHMK_TEST_DIR (its suite
 # directory, absolute), cwd a fresh empty directory, stdin /dev/null, in its
-# own process group (what it leaves running is killed); a test script may
-# raise its timeout with a line "# shmk-test-timeout: SECS" near its top.
-# Output of each test is kept in build/host/<suite>/<test>.out. Exit 0 iff nothing failed and
+# own process group (what it leaves running is killed). Output of each test
+# is kept in build/host/<suite>/<test>.out. Exit 0 iff nothing failed and
 # something passed, or if there is no suite at all (then "0 passed, 0
 # failed, 0 skipped" is written: the top-level summary decides).
 set -euo pipefail
@@ -84,13 +83,6 @@ for s in ${suites[@]+"${suites[@]}"}; do
 		name=$sname/$(basename "$t")
 		out=$outdir/$name.out
 		cwd=$(mktemp -d "$outdir/cwd.XXXXXX")
-		# A script may ask for more time than --test-timeout with a line
-		# "# shmk-test-timeout: SECS" among its first 30.
-		t_to=$test_timeout
-		x=$(head -n 30 "$t" | LC_ALL=C sed -n 's/^# shmk-test-timeout: \([1-9][0-9]*\)$/\1/p' | head -n 1 || true)
-		if [ -n "$x" ] && [ "$x" -gt "$t_to" ]; then
-			t_to=$x
-		fi
 		# timeout(1) puts the test in its own process group and signals
 		# the whole group when time is up.
 		set +e
@@ -100,7 +92,7 @@ for s in ${suites[@]+"${suites[@]}"}; do
 			for e in ${envs[@]+"${envs[@]}"}; do
 				export "${e?}"
 			done
-			exec timeout -k 5 "$t_to" "$t" </dev/null >"$out" 2>&1
+			exec timeout -k 5 "$test_timeout" "$t" </dev/null >"$out" 2>&1
 		) &
 		pid=$!
 		cur_pid=$pid
