@@ -448,8 +448,15 @@ static void tk_admit(struct shmk_queue *q)
 			moved = true;
 		}
 	}
-	if (moved)
+	/*
+	 * tk_fin again: tickets skipped above are below tk_serve now and
+	 * would count as room set aside until somebody else moved tk_fin
+	 * (a sender that does not wait never does).
+	 */
+	if (moved) {
+		tk_fin_advance(q);
 		msg_wake(q->a, tk_serve_off(q), SHMK_WAKE_ALL);
+	}
 }
 
 /*

@@ -547,6 +547,49 @@ static void t_ticket_dead(const char *point)
 	shmk_arena_detach(a);
 }
 
+/*
+ * The only sender in line gives up (times out): admission skips its
+ * cancelled ticket. tk_fin must follow tk_serve past it, or the skipped
+ * ticket counts as room set aside for an admitted sender: before the fix
+ * tk_admit() moved tk_fin only before its loop, and a sender that does not
+ * wait (nobody calls tk_admit() again) could fill only half of this ring.
+ */
+static void t_ticket_cancel_room(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue *q, *p;
+	struct shmk_qmsg m;
+	struct child c;
+	pid_t pid;
+	int r, good;
+
+	q = a ? mkq(a, 2, 0, 0) : NULL;
+	p = q ? self_producer(a, q) : NULL;
+	if (!ok(p != NULL, "tkroom: setup"))
+		return;
+	send1(p, 1, 0, 0);
+	send1(p, 2, 0, 0);
+	child_init(&c, q, 0, 1, SHMK_QSEND_WAIT, 200 * MS);
+	pid = spawn(producer_main, &c);
+	is(reap(pid), 3, "tkroom: the sender in line timed out");
+	is(waiters(q), 0, "tkroom: its ticket was skipped");
+	good = recv1(a, q, &m, 20 * SEC) == 1 && m.tag == 1;
+	good &= recv1(a, q, &m, 20 * SEC) == 1 && m.tag == 2;
+	ok(good, "tkroom: the ring drained");
+	r = send1(p, 3, 0, 0);
+	if (r == 0)
+		r = send1(p, 4, 0, 0);
+	is(r, 0, "tkroom: the whole ring takes sends again");
+	is(send1(p, 5, 0, 0), -EAGAIN, "tkroom: then full");
+	while (shmk_queue_recv(q, &m, 1, 0) > 0)
+		;
+	eat_events(a);
+	shmk_queue_close(p, 0);
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "tkroom"), "tkroom: every byte free");
+	shmk_arena_detach(a);
+}
+
 /* A producer dies between reserving a slot and publishing it. */
 static void t_hole(const char *point)
 {
@@ -898,6 +941,7 @@ int main(void)
 	t_fifo_cancel();
 	t_ticket_dead("ticket:taken");
 	t_ticket_dead("ticket:served");
+	t_ticket_cancel_room();
 	t_hole("send:slot");
 	t_hole("send:reserved");
 	t_hole("send:filled");
