@@ -467,9 +467,23 @@ static void tk_admit(struct shmk_queue *q)
 static void tk_settle(struct shmk_queue *q)
 {
 	struct mq_hdr *h = q->h;
-	uint32_t f = ld_acq(&h->tk_fin), n = ld_acq(&h->tk_next), t;
+	uint32_t f, n, t, guard;
 	uint64_t c;
 
+	/*
+	 * A sender that died at ticket:taken set its word but did not help
+	 * tk_next: count its ticket now, or the next taker helps it into the
+	 * line after this settle, admits it, and tk_fin stops there for good.
+	 */
+	for (guard = 0; guard < MQ_TICKETS; guard++) {
+		n = ld_acq(&h->tk_next);
+		c = ld_acq(&h->tk[n % MQ_TICKETS]);
+		if (!(c & TK_VALID) || TK_T(c) != n)
+			break;
+		cas_sc(&h->tk_next, &n, n + 1);
+	}
+	f = ld_acq(&h->tk_fin);
+	n = ld_acq(&h->tk_next);
 	for (t = f; t != n && t - f < MQ_TICKETS; t++) {
 		c = ld_acq(&h->tk[t % MQ_TICKETS]);
 		if (!tk_held(c, t) || msg_alive18(q->a, TK_ID(c), TK_GEN(c)))

@@ -590,6 +590,81 @@ static void t_ticket_cancel_room(void)
 	shmk_arena_detach(a);
 }
 
+/*
+ * A sender dies at ticket:taken (word set, tk_next not helped) and the
+ * consumer settles the line after its exit before anyone helps tk_next:
+ * the ticket must still be counted. A sender that attached after the exit
+ * (no event for it) helps tk_next and is admitted with the dead ticket;
+ * before the fix that ticket was never settled, tk_fin stayed behind it
+ * and its slot was lost for good: an empty ring refused every send.
+ */
+static void t_ticket_dead_settled(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue *q, *p;
+	struct shmk_qmsg m, two[2];
+	int in[2], out[2], r, good;
+	struct child c[2];
+	pid_t pid[2];
+	uint64_t v;
+
+	q = a ? mkq(a, 2, 0, 0) : NULL;
+	p = q ? self_producer(a, q) : NULL;
+	if (!ok(p && pipe(in) == 0 && pipe(out) == 0, "tksettle: setup"))
+		return;
+	send1(p, 1, 0, 0);
+	send1(p, 2, 0, 0);
+	child_init(&c[0], q, 0, 1, SHMK_QSEND_WAIT, 30 * SEC);
+	c[0].crash = "ticket:taken";
+	pid[0] = spawn(producer_main, &c[0]);
+	is(reap(pid[0]), 128 + SIGKILL, "tksettle: first sender killed at "
+	   "ticket:taken");
+	good = recv1(a, q, &m, 20 * SEC) == 1 && m.tag == 1;
+	good &= recv1(a, q, &m, 20 * SEC) == 1 && m.tag == 2;
+	ok(good, "tksettle: the ring drained");
+	/* the exit is reported, then the next receive settles the line */
+	is(shmk_queue_recv(q, &m, 1, 20 * SEC), 0, "tksettle: exit reported");
+	eat_events(a);
+	is(shmk_queue_recv(q, &m, 1, 0), -EAGAIN, "tksettle: settled, empty");
+	/* full again; a sender that attaches now sees no exit event */
+	r = send1(p, 3, 0, 0);
+	if (r == 0)
+		r = send1(p, 4, 0, 0);
+	is(r, 0, "tksettle: full again");
+	child_init(&c[1], q, 1, 1, SHMK_QSEND_WAIT, 30 * SEC);
+	c[1].wfd = in[1];
+	c[1].rfd = out[0];
+	pid[1] = spawn(producer_main, &c[1]);
+	/* in line (before the fix, with the dead ticket it helped on) */
+	ok(wait_for(waiters(q) >= 1, 20000), "tksettle: second sender in "
+	   "line");
+	r = shmk_queue_recv(q, two, 2, 20 * SEC);
+	ok(r == 2 && two[0].tag == 3 && two[1].tag == 4,
+	   "tksettle: room for two");
+	ok(recv1(a, q, &m, 20 * SEC) == 1 && m.tag == (1ULL << 32),
+	   "tksettle: the second sender got in");
+	ok(get64(in[0], &v, 30000) == 0, "tksettle: its send returned");
+	/* nothing queued, nobody waits: the whole ring must take sends */
+	r = send1(p, 5, 0, 0);
+	if (r == 0)
+		r = send1(p, 6, 0, 0);
+	is(r, 0, "tksettle: the dead ticket's slot was given back");
+	is(send1(p, 7, 0, 0), -EAGAIN, "tksettle: then full");
+	put64(out[1], 1);
+	is(reap(pid[1]), 0, "tksettle: second sender exited cleanly");
+	while (shmk_queue_recv(q, &m, 1, 0) > 0)
+		;
+	eat_events(a);
+	shmk_queue_close(p, 0);
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "tksettle"), "tksettle: every byte free");
+	shmk_arena_detach(a);
+	close(in[0]);
+	close(in[1]);
+	close(out[0]);
+	close(out[1]);
+}
+
 /* A producer dies between reserving a slot and publishing it. */
 static void t_hole(const char *point)
 {
@@ -942,6 +1017,7 @@ int main(void)
 	t_ticket_dead("ticket:taken");
 	t_ticket_dead("ticket:served");
 	t_ticket_cancel_room();
+	t_ticket_dead_settled();
 	t_hole("send:slot");
 	t_hole("send:reserved");
 	t_hole("send:filled");
