@@ -4,7 +4,7 @@
  * membership; the kernel does membership, wait/wake, exit events and the
  * robust list walk.
  */
-#include "shmk_int.h"
+#include "core/shmk_int.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -7,7 +7,7 @@
 #ifndef SHMK_MSG_INT_H
 #define SHMK_MSG_INT_H
 
-#include "shmk_int.h"
+#include "core/shmk_int.h"
 #include "shmk_msg.h"
 
 #ifdef SHMK_MSG_TEST_HOOKS

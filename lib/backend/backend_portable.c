@@ -24,7 +24,7 @@
  * exit status is exact only for a member that is this process's child or
  * still a zombie; all members must share a pid namespace.
  */
-#include "shmk_int.h"
+#include "core/shmk_int.h"
 
 #include <fcntl.h>
 #include <linux/futex.h>
