@@ -809,12 +809,23 @@ static int lane_claim(struct shmk_queue *q)
 
 	for (i = 0; i < q->nlanes; i++) {
 		c = ld_acq(&q->lane[i].ctl);
-		if (c || !cas_sc(&q->lane[i].ctl, &c, want))
+		if (c)
 			continue;
+		/*
+		 * Counted before the claim: a producer that dies between the
+		 * two leaves the hint one too high (harmless), never a claimed
+		 * lane uncounted, whose reset would then take another lane's
+		 * count and make the consumer stop reading lanes.
+		 */
+		fadd_sc(&q->h->lanes_used, 1);
+		if (!cas_sc(&q->lane[i].ctl, &c, want)) {
+			fsub_sc(&q->h->lanes_used, 1);
+			continue;
+		}
+		MSG_CRASH("lane:claimed");
 		st_rlx(&q->lane[i].wcount, 0);
 		st_rlx(&q->lane[i].first, 0);
 		st_rlx(&q->lane[i].ring_pos, 0);
-		fadd_sc(&q->h->lanes_used, 1);
 		q->my_lane = (int)i;
 		q->my_ctl = want;
 		q->wcount = 0;

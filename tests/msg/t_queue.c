@@ -665,6 +665,71 @@ static void t_ticket_dead_settled(void)
 	close(out[1]);
 }
 
+/*
+ * A producer dies at lane:claimed (its lane claimed, ring full) and a
+ * second one overflows into a lane of its own. Resetting the dead lane
+ * must not make lanes_used say no lane is in use while the second still
+ * has entries: before the fix the count was taken after the claim, the
+ * dead producer's lane was never counted, its reset took the second
+ * one's count, and the consumer stopped reading lanes (the rest of the
+ * second producer's lane never arrived).
+ */
+static void t_unbounded_claim_dead(void)
+{
+	struct shmk_arena *a = make_arena();
+	struct shmk_queue *q;
+	struct shmk_qmsg m[8];
+	int in[2], out[2], r, got, good = 1;
+	struct child c[2];
+	uint64_t v;
+	pid_t pid[2];
+
+	q = a ? mkq(a, 4, SHMK_QUEUE_UNBOUNDED, 1024) : NULL;
+	if (!ok(q && pipe(in) == 0 && pipe(out) == 0, "uclaim: setup"))
+		return;
+	child_init(&c[0], q, 0, 5, 0, 0);	/* the 5th overflows */
+	c[0].crash = "lane:claimed";
+	pid[0] = spawn(producer_main, &c[0]);
+	is(reap(pid[0]), 128 + SIGKILL, "uclaim: producer killed at "
+	   "lane:claimed");
+	for (got = 0; got < 4; got++)
+		if (recv1(a, q, m, 20 * SEC) != 1 || m[0].tag != (uint64_t)got)
+			break;
+	is(got, 4, "uclaim: its 4 ring entries arrive");
+	/* the exit, then the repair that marks its lane for a reset */
+	is(shmk_queue_recv(q, m, 1, 20 * SEC), 0, "uclaim: exit reported");
+	eat_events(a);
+	is(shmk_queue_recv(q, m, 1, 0), -EAGAIN, "uclaim: still empty");
+	child_init(&c[1], q, 1, 7, 0, 0);	/* 4 in the ring, 3 in a lane */
+	c[1].wfd = in[1];
+	c[1].rfd = out[0];
+	pid[1] = spawn(producer_main, &c[1]);
+	ok(get64(in[0], &v, 30000) == 0, "uclaim: second producer sent 7");
+	/* 4 from the ring, then the dead lane is reset, then 1 of 3 */
+	r = shmk_queue_recv(q, m, 5, 20 * SEC);
+	is(r, 5, "uclaim: ring and the first lane entry");
+	for (got = 0; got < r; got++)
+		good &= m[got].tag == ((1ULL << 32) | (uint64_t)got);
+	while (got < 7 && shmk_queue_recv(q, m, 1, 2 * SEC) == 1) {
+		good &= m[0].tag == ((1ULL << 32) | (uint64_t)got);
+		got++;
+	}
+	is(got, 7, "uclaim: the rest of the live producer's lane arrives");
+	ok(good, "uclaim: in order");
+	put64(out[1], 1);
+	is(reap(pid[1]), 0, "uclaim: second producer exited cleanly");
+	while (shmk_queue_recv(q, m, 8, 0) > 0)
+		;
+	eat_events(a);
+	shmk_queue_close(q, 0);
+	ok(arena_all_free(a, "uclaim"), "uclaim: every byte free");
+	shmk_arena_detach(a);
+	close(in[0]);
+	close(in[1]);
+	close(out[0]);
+	close(out[1]);
+}
+
 /* A producer dies between reserving a slot and publishing it. */
 static void t_hole(const char *point)
 {
@@ -1027,5 +1092,6 @@ int main(void)
 	t_unbounded();
 	t_unbounded_mp();
 	t_unbounded_dead();
+	t_unbounded_claim_dead();
 	return done_testing();
 }
