@@ -43,7 +43,7 @@ LIMIT_ARGS := max_arenas=12 reserved_arenas=3 max_arenas_per_ns=6 \
 	max_bytes_per_ns=2097152
 # Suites the host runs (portable backend).
 HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture \
-	tests/docs tests/examples
+	tests/docs tests/examples tests/model
 export KVER KDIR VMLINUZ BUILD
 
 # Installation directories. Configuration read by udev and modprobe goes
@@ -77,7 +77,7 @@ DKMS_KO := $(DKMS_BUILD)/tree/shmk/$(VERSION)/$(KVER)/$(shell uname -m)/module/s
 .PHONY: all deps module lib tests examples tools bench demo check check-host \
 	check-pkg check-vm check-vm-suite check-vm-limits check-vm-tracing \
 	check-autoload \
-	check-debug torture soak fuzz-kmod fuzz-kmod-debug \
+	check-debug torture soak fuzz-kmod fuzz-kmod-debug model \
 	clean lint checkpatch sparse install uninstall install-lib \
 	install-tools install-data install-dkms-src dkms-install \
 	dkms-uninstall dkms-build deb abi-update
@@ -104,6 +104,11 @@ tests: lib tools examples
 
 examples: lib
 	$(MAKE) -C examples
+
+# SPIN models of the queue (model/README.md, Documentation/model.rst);
+# make check runs their fast configuration (tests/model).
+model:
+	$(MAKE) -C model check
 
 # Benchmarks (bench/README.md); QUICK=1 for the one-minute smoke run.
 bench: lib tools

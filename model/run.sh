@@ -59,14 +59,15 @@ SMALL="-DNS=1 -DNMSG_LAST=3 -DMAXDEAD=1 -DTMO=1"
 case $what in
 check)
 	run bounded-1sender pass queue_bounded.pml $SMALL
+	;;
+full)
+	# two senders: does not complete within 1 GB (see README.md)
 	run bounded-2senders-taken pass queue_bounded.pml -DNS=2 -DNMSG_LAST=3 \
 		-DTMO=0 -DMAXDEAD=0 -DCRASH_AT=CP_TAKEN
 	;;
 seeds)
 	run seed-no-hole fail queue_bounded.pml $SMALL -DSEED_NO_HOLE
 	run seed-fin-in-admit fail queue_bounded.pml $SMALL -DSEED_FIN_IN_ADMIT
-	run seed-settle-next fail queue_bounded.pml -DNS=2 -DNMSG_LAST=3 \
-		-DTMO=0 -DMAXDEAD=0 -DCRASH_AT=CP_TAKEN -DSEED_SETTLE_NEXT
 	;;
 *) echo "run.sh: check or seeds" >&2; exit 2 ;;
 esac

@@ -5,7 +5,8 @@
 # checks need dkms (openssl: its signing key), debhelper, dh-dkms, lintian
 # and abigail-tools (abidw, abidiff); tests/docs renders the manual pages
 # with man-db; the one-liners of shmk-tracing(7) need bpftrace and perf
-# (linux-perf), on the host and, copied there, in the VM.
+# (linux-perf), on the host and, copied there, in the VM; make model runs
+# spin.
 #   scripts/install-deps.sh [--lint]   (--lint also installs linux-source for checkpatch)
 set -eu
 
@@ -15,7 +16,7 @@ pkgs="build-essential pkg-config check libsubunit-dev systemtap-sdt-dev \
  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
  bpftrace linux-perf procps binutils \
  gnuplot-nox iceoryx libiceoryx-binding-c-dev libboost-dev \
- dkms openssl debhelper dh-dkms lintian abigail-tools man-db"
+ dkms openssl debhelper dh-dkms lintian abigail-tools man-db spin"
 [ "${1:-}" = "--lint" ] && pkgs="$pkgs sparse linux-source-6.1 python3 flex bison bc"
 
 missing=""
