@@ -16,7 +16,8 @@
  * that returned 0 published exactly one, and no live sender is still
  * waiting (assert in Quiet, plus SPIN's invalid end states).
  *
- * Seeded bugs (-D...), each must make the check fail:
+ * Seeded bugs (-D...) put a fixed bug back (model/README.md: not yet
+ * detected by the configurations that fit the budget):
  *   SEED_FIN_IN_ADMIT  undoes fix (a): tk_admit() moves tk_fin only before
  *                      its loop, not after skipping tickets
  *   SEED_SETTLE_NEXT   fixed (b): tk_settle() does not count a ticket whose
