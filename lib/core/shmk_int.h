@@ -403,6 +403,14 @@ struct shmk_arena {
 	pthread_mutex_t j_lock;		/* with j_cond: wait for a slot */
 	pthread_cond_t j_cond;
 	uint32_t ref_cursor;		/* atomic */
+
+	/*
+	 * The one call from a lower layer of the core up: alloc.c, woken by
+	 * an exit while it waits for memory, runs the reclaims that exit
+	 * calls for through it (reclaim.c's shmk_pump_and_reclaim(), set at
+	 * open), since what the dead member held is what it waits for.
+	 */
+	int (*reclaim_exits)(struct shmk_arena *a);
 };
 
 /* ---- geometry helpers ------------------------------------------------ */
@@ -440,6 +448,16 @@ static inline uint64_t *lm_bits(const struct shmk_arena *a, uint32_t p)
 static inline uint64_t lm_page_off(const struct shmk_arena *a, uint32_t p)
 {
 	return a->g.heap_off + ((uint64_t)p << LM_PAGE_SHIFT);
+}
+
+/* Calls that change the arena: set up (lib_ready) and not read-only. */
+static inline int lm_check_rw(const struct shmk_arena *a)
+{
+	if (!a || !a->lib_ready)
+		return -EINVAL;
+	if (a->rdonly)
+		return -EROFS;
+	return 0;
 }
 
 static inline bool off_ok(const struct shmk_arena *a, uint64_t off,
@@ -480,14 +498,17 @@ int shmk_proc_starttime(int pid, uint64_t *start, int *state, int *exit_code);
 int shmk_name_ok(const char *name);
 uint64_t shmk_random64(void);
 
-/* ---- arena.c --------------------------------------------------------- */
+/* ---- event.c: local event queue, liveness, wait/wake ----------------- */
 int shmk_ev_push(struct shmk_arena *a, const struct shmk_event *ev);
+int shmk_ev_pop(struct shmk_arena *a, struct shmk_event *ev, unsigned int n);
 int shmk_wait_internal(struct shmk_arena *a, uint64_t off, uint32_t expected,
 		       const struct timespec *abs, unsigned int flags);
-int shmk_pump_and_reclaim(struct shmk_arena *a);
 bool shmk_member_live(struct shmk_arena *a, uint32_t id, uint32_t gen);
-int lm_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);
 #define LM_WAIT_NOLOCALQ	(1U << 16)	/* ignore the local queue */
+
+/* ---- reclaim.c: what dead members left ------------------------------- */
+int shmk_pump_and_reclaim(struct shmk_arena *a);
+int lm_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);
 /* How long an exit waits for another survivor's reclaim of that member. */
 #define LM_RECLAIM_WAIT_NS	(5 * 1000000000LL)
 
