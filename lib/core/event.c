@@ -28,6 +28,28 @@ bool shmk_member_live(struct shmk_arena *a, uint32_t id, uint32_t gen)
 	return r < 0 || (r == 1 && g == gen);
 }
 
+bool shmk_member_unreclaimed(struct shmk_arena *a, uint32_t id, uint32_t gen)
+{
+	uint64_t c;
+
+	if (id == 0 || id > a->g.member_max)
+		return false;
+	c = ld_acq(&lm_slot(a, id)->ctl);
+	return LS_STATE(c) == LS_LIVE && LS_GEN(c) == gen;
+}
+
+bool shmk_member_live_masked(struct shmk_arena *a, uint32_t id, uint32_t gen,
+			     uint32_t mask)
+{
+	uint32_t g;
+
+	if (id == 0 || id > a->g.member_max)
+		return false;
+	if (id == a->id)
+		return (a->gen & mask) == gen;
+	return a->be->member(a, id, &g) == 1 && (g & mask) == gen;
+}
+
 SHMK_EXPORT int shmk_arena_member_alive(struct shmk_arena *a, uint32_t id,
 					uint32_t gen)
 {
@@ -147,6 +169,11 @@ int shmk_wait_internal(struct shmk_arena *a, uint64_t off, uint32_t expected,
 	    __atomic_load_n(&a->evq_len, __ATOMIC_ACQUIRE))
 		return SHMK_WAIT_EVENT;
 	return a->be->wait(a, off, expected, abs, flags & SHMK_WAIT_NO_EVENTS);
+}
+
+int shmk_wake_internal(struct shmk_arena *a, uint64_t off, uint32_t n)
+{
+	return a->be->wake(a, off, n);
 }
 
 SHMK_EXPORT int shmk_arena_wait(struct shmk_arena *a, uint64_t off,

@@ -450,6 +450,32 @@ static inline uint64_t lm_page_off(const struct shmk_arena *a, uint32_t p)
 	return a->g.heap_off + ((uint64_t)p << LM_PAGE_SHIFT);
 }
 
+/*
+ * A member named in one 64-bit word: id in the high half, generation in
+ * the low half (a queue's consumer, an overflow lane's owner); 0 names
+ * nobody, as id 0 is no member.
+ */
+static inline uint64_t shmk_mkey(uint32_t id, uint32_t gen)
+{
+	return ((uint64_t)id << 32) | gen;
+}
+
+static inline uint32_t shmk_mkey_id(uint64_t k)
+{
+	return (uint32_t)(k >> 32);
+}
+
+static inline uint32_t shmk_mkey_gen(uint64_t k)
+{
+	return (uint32_t)k;
+}
+
+/* This handle's own member, as a key. */
+static inline uint64_t shmk_self_mkey(const struct shmk_arena *a)
+{
+	return shmk_mkey(a->id, a->gen);
+}
+
 /* Calls that change the arena: set up (lib_ready) and not read-only. */
 static inline int lm_check_rw(const struct shmk_arena *a)
 {
@@ -509,6 +535,39 @@ bool shmk_member_live(struct shmk_arena *a, uint32_t id, uint32_t gen);
 /* ---- reclaim.c: what dead members left ------------------------------- */
 int shmk_pump_and_reclaim(struct shmk_arena *a);
 int lm_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);
+
+/* ======================================================================
+ * The core's interface for messaging (lib/msg/): besides the public API
+ * (shmk.h) and the helpers above (atomics, probes, errno, deadlines,
+ * off_ok, member keys), msg/ uses the core through these and nothing
+ * else of this file: not the layout (a->g, a->hdr, member slots,
+ * holdings tables), not the backend (a->be). scripts/check-layers.sh
+ * enforces it. shmk_wait_internal(), shmk_member_live(),
+ * shmk_pump_and_reclaim() and lm_token_pending() are declared with
+ * their files.
+ * ====================================================================== */
+/* The highest member id of the arena. */
+static inline uint32_t shmk_member_max(const struct shmk_arena *a)
+{
+	return a->g.member_max;
+}
+
+/*
+ * The library's own look at member @id/@gen (its slot, no syscall): true
+ * while the slot is LIVE with that generation, i.e. nobody has started
+ * to reclaim the member. It can say false for a live member (its slot
+ * is still to be taken at attach): ask shmk_member_live() then.
+ */
+bool shmk_member_unreclaimed(struct shmk_arena *a, uint32_t id, uint32_t gen);
+/*
+ * Live now with a generation whose bits under @mask are @gen (a word
+ * that keeps only part of the generation); false if the backend cannot
+ * tell.
+ */
+bool shmk_member_live_masked(struct shmk_arena *a, uint32_t id, uint32_t gen,
+			     uint32_t mask);
+/* Wake up to @n waiters on the arena word at @off (SHMK_WAKE_ALL: all). */
+int shmk_wake_internal(struct shmk_arena *a, uint64_t off, uint32_t n);
 /* How long an exit waits for another survivor's reclaim of that member. */
 #define LM_RECLAIM_WAIT_NS	(5 * 1000000000LL)
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Messaging internals shared by queue.c and session.c: the queue's layout
- * in the arena and the few library internals messaging relies on. See
- * MSG_DESIGN.md for the rules.
+ * in the arena, and the wrappers through which messaging uses the core
+ * (the core's interface for it is the last section of core/shmk_int.h).
+ * See MSG_DESIGN.md for the rules.
  */
 #ifndef SHMK_MSG_INT_H
 #define SHMK_MSG_INT_H
@@ -288,18 +289,13 @@ static inline uint32_t mq_probe_cons(const struct shmk_queue *q)
 static inline bool msg_not_reclaimed(struct shmk_arena *a, uint32_t id,
 				     uint32_t gen)
 {
-	uint64_t c;
-
-	if (id == 0 || id > a->g.member_max)
-		return false;
-	c = ld_acq(&lm_slot(a, id)->ctl);
-	return LS_STATE(c) == LS_LIVE && LS_GEN(c) == gen;
+	return shmk_member_unreclaimed(a, id, gen);
 }
 
 /* Live now (asks the backend: a syscall on the portable backend). */
 static inline bool msg_alive(struct shmk_arena *a, uint32_t id, uint32_t gen)
 {
-	if (id == 0 || id > a->g.member_max)
+	if (id == 0 || id > shmk_member_max(a))
 		return false;
 	return shmk_member_live(a, id, gen);
 }
@@ -318,13 +314,7 @@ static inline bool msg_owner_ok(struct shmk_arena *a, uint32_t id,
 static inline bool msg_alive18(struct shmk_arena *a, uint32_t id,
 			       uint32_t gen18)
 {
-	uint32_t g;
-
-	if (id == 0 || id > a->g.member_max)
-		return false;
-	if (id == a->id)
-		return (a->gen & SC_GENMASK) == gen18;
-	return a->be->member(a, id, &g) == 1 && (g & SC_GENMASK) == gen18;
+	return shmk_member_live_masked(a, id, gen18, SC_GENMASK);
 }
 
 static inline int msg_wait(struct shmk_arena *a, uint64_t off,
@@ -336,7 +326,7 @@ static inline int msg_wait(struct shmk_arena *a, uint64_t off,
 
 static inline void msg_wake(struct shmk_arena *a, uint64_t off, uint32_t n)
 {
-	a->be->wake(a, off, n);
+	shmk_wake_internal(a, off, n);
 }
 
 static inline void msg_deadline(struct timespec *ts, int64_t timeout_ns,

@@ -573,8 +573,7 @@ static void sess_events(struct shmk_session *s)
 				client_exit(s, &ev[i]);
 		}
 	}
-	if (any && s->myq && ld_acq(&s->myq->h->cons) ==
-	    (((uint64_t)s->a->id << 32) | s->a->gen))
+	if (any && s->myq && mq_consumer(s->myq) == shmk_self_mkey(s->a))
 		mq_repair(s->myq);
 }
 
@@ -770,8 +769,7 @@ static void srv_connect(struct shmk_session *s, struct shmk_qmsg *m)
 		s->dropped++;
 		return;
 	}
-	if (ld_acq(&q->h->cons) != (((uint64_t)m->sender << 32) |
-				    m->sender_gen))
+	if (mq_consumer(q) != shmk_mkey(m->sender, m->sender_gen))
 		why = EPROTO;	/* not the sender's own queue */
 	else if (ver != s->proto)
 		why = EPROTO;
@@ -1073,15 +1071,15 @@ static int srv_takeover(struct shmk_session *s, const struct ms_dir *d,
 			if (KIND(m[i].flags) != K_HO_CLIENT ||
 			    sq_open(s->a, m[i].val, &cq))
 				continue;
-			c = ld_acq(&cq->h->cons);
+			c = mq_consumer(cq);
 			p = peer_of(s, m[i].len);
-			if (!p || (uint32_t)(c >> 32) != m[i].len || p->on) {
+			if (!p || shmk_mkey_id(c) != m[i].len || p->on) {
 				now_abs(&now);
 				mq_close(cq, &now);
 				continue;
 			}
 			p->id = m[i].len;
-			p->gen = (uint32_t)c;
+			p->gen = shmk_mkey_gen(c);
 			p->q = cq;
 			p->topics = m[i].tag;
 			p->features = FEATS(m[i].flags);
@@ -1090,8 +1088,7 @@ static int srv_takeover(struct shmk_session *s, const struct ms_dir *d,
 		}
 	}
 	MSG_CRASH("takeover:received");
-	if (r == 0 && ld_acq(&sq->h->cons) !=
-	    (((uint64_t)s->a->id << 32) | s->a->gen))
+	if (r == 0 && mq_consumer(sq) != shmk_self_mkey(s->a))
 		r = -EPROTO;
 	if (r == 0)
 		r = shmk_queue_take_over(sq);
@@ -1397,10 +1394,10 @@ static void client_exit(struct shmk_session *s, const struct shmk_event *e)
 		return;
 	if (s->state == ST_CONNECTED && s->srvq) {
 		c = mq_consumer(s->srvq);
-		if (c && (uint32_t)(c >> 32) != s->srv_id &&
-		    msg_alive(s->a, (uint32_t)(c >> 32), (uint32_t)c)) {
-			s->srv_id = (uint32_t)(c >> 32);
-			s->srv_gen = (uint32_t)c;
+		if (c && shmk_mkey_id(c) != s->srv_id &&
+		    msg_alive(s->a, shmk_mkey_id(c), shmk_mkey_gen(c))) {
+			s->srv_id = shmk_mkey_id(c);
+			s->srv_gen = shmk_mkey_gen(c);
 			push_ev(s, SHMK_EV_SERVER_MOVED, s->srv_id, s->srv_gen,
 				0, 0, 0, 0);
 			return;
@@ -1457,7 +1454,7 @@ static int cli_try(struct shmk_session *s, const struct timespec *abs)
 			break;
 	if (i == NCONN)
 		return -EAGAIN;	/* all taken now: wait for new ones */
-	if (mq_consumer(s->srvq) != (((uint64_t)d.server_id << 32) |
+	if (mq_consumer(s->srvq) != shmk_mkey(d.server_id,
 				     d.server_gen)) {
 		cli_drop_server(s);
 		return -EAGAIN;
