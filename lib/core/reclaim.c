@@ -163,13 +163,14 @@ SHMK_EXPORT int shmk_alloc_reclaim(struct shmk_arena *a, uint32_t id,
  * Run the reclaim of (@id, @gen), or see it finished: when another
  * survivor is at it (-EINPROGRESS), wait on the slot word, which it wakes
  * when done; a helper that dies meanwhile is replaced by our next try
- * (checked after each slice). Bounded by LM_RECLAIM_WAIT_NS in all: a
+ * (checked after each slice). Bounded by @wait_ns in all: a
  * helper that makes no progress (stopped, or stuck on a lock we hold)
  * cannot block us for ever.
  */
-static int reclaim_settled(struct shmk_arena *a, uint32_t id, uint32_t gen)
+static int reclaim_settled(struct shmk_arena *a, uint32_t id, uint32_t gen,
+			   int64_t wait_ns)
 {
-	uint64_t end = shmk_now_ns() + LM_RECLAIM_WAIT_NS, c;
+	uint64_t end = shmk_now_ns() + (uint64_t)wait_ns, c;
 	int r;
 
 	for (;;) {
@@ -209,9 +210,34 @@ int shmk_pump_and_reclaim(struct shmk_arena *a)
 		memmove(a->rcq, a->rcq + 1, (a->rcq_len - 1) * sizeof(*a->rcq));
 		a->rcq_len--;
 		pthread_mutex_unlock(&a->ev_lock);
-		reclaim_settled(a, item.id, item.gen);
+		reclaim_settled(a, item.id, item.gen, LM_RECLAIM_WAIT_NS);
 	}
 	return r;
+}
+
+/*
+ * For a layer above that is about to report the death of @id/@gen: 0 once
+ * its reclaim is finished. shmk_arena_events() has normally finished it
+ * before it handed the exit out, and then this is one look at the slot;
+ * if that was cut short (a signal, or another survivor's reclaim that
+ * outlasted LM_RECLAIM_WAIT_NS), the reclaim is run or waited for again,
+ * for at most @wait_ns.
+ */
+int shmk_reclaim_settle(struct shmk_arena *a, uint32_t id, uint32_t gen,
+			int64_t wait_ns)
+{
+	uint64_t c;
+
+	if (id == 0 || id > a->g.member_max)
+		return -EINVAL;
+	if (a->rdonly)
+		return -EROFS;
+	if (id == a->id && gen == a->gen)
+		return -EBUSY;	/* we are alive */
+	c = ld_acq(&lm_slot(a, id)->ctl);
+	if (LS_STATE(c) == LS_FREE || LS_GEN(c) != gen)
+		return 0;
+	return reclaim_settled(a, id, gen, wait_ns);
 }
 
 SHMK_EXPORT int shmk_arena_events(struct shmk_arena *a, struct shmk_event *ev,

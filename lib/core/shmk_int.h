@@ -568,6 +568,15 @@ bool shmk_member_live_masked(struct shmk_arena *a, uint32_t id, uint32_t gen,
 			     uint32_t mask);
 /* Wake up to @n waiters on the arena word at @off (SHMK_WAKE_ALL: all). */
 int shmk_wake_internal(struct shmk_arena *a, uint64_t off, uint32_t n);
+/*
+ * 0 once the reclaim of dead member @id/@gen is finished: one look at its
+ * slot after shmk_arena_events() handed its exit out (which reclaims
+ * first); runs or waits for the reclaim, for at most @wait_ns, only if
+ * that was cut short. -EINTR, or -EINPROGRESS when another survivor's
+ * reclaim outlasts @wait_ns.
+ */
+int shmk_reclaim_settle(struct shmk_arena *a, uint32_t id, uint32_t gen,
+			int64_t wait_ns);
 /* How long an exit waits for another survivor's reclaim of that member. */
 #define LM_RECLAIM_WAIT_NS	(5 * 1000000000LL)
 

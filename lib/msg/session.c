@@ -689,31 +689,14 @@ static void srv_unarm(struct shmk_session *s)
 }
 
 /*
- * Make sure member @id/@gen was reclaimed before its death is reported:
- * shmk_arena_events() may hand out an exit whose reclaim another survivor
- * is still running (-EINPROGRESS). Waits on the library's slot word, which
- * the reclaimer wakes when done; bounded (2 s).
+ * Make sure member @id/@gen was reclaimed before its death is reported.
+ * shmk_arena_events() reclaims before it hands an exit out, so this is
+ * normally one look at the member's slot; the core runs (or waits for)
+ * the reclaim again, for at most 2 s, only if that was cut short.
  */
 static void reclaim_done(struct shmk_session *s, uint32_t id, uint32_t gen)
 {
-	struct timespec ts;
-	uint64_t c, off;
-	int i;
-
-	if (id == 0 || id > s->a->g.member_max)
-		return;
-	off = s->a->g.slots_off + (uint64_t)id * LM_SLOT_SIZE +
-		offsetof(struct lm_slot, ctl) + 4;
-	for (i = 0; i < 200; i++) {
-		if (shmk_alloc_reclaim(s->a, id, gen) != -EINPROGRESS)
-			return;
-		c = ld_acq(&lm_slot(s->a, id)->ctl);
-		if (LS_STATE(c) != LS_RECLAIM || LS_GEN(c) != gen)
-			continue;
-		shmk_deadline(&ts, 10000000LL);
-		msg_wait(s->a, off, (uint32_t)(c >> 32), &ts,
-			 SHMK_WAIT_NO_EVENTS);
-	}
+	shmk_reclaim_settle(s->a, id, gen, 2000000000LL);
 }
 
 static void server_exit(struct shmk_session *s, const struct shmk_event *e)
