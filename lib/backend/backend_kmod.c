@@ -240,8 +240,8 @@ static int km_open(struct shmk_arena *a, const char *name,
 			at.flags |= SHMK_ATTACH_EXCL;
 		if (flags & SHMK_OPEN_PERSISTENT)
 			at.flags |= SHMK_ATTACH_PERSISTENT;
-		at.size = o && o->size ? o->size : (1U << 20);
-		at.mode = o && o->mode ? o->mode : 0600;
+		at.size = o && o->size ? o->size : LM_DEF_SIZE;
+		at.mode = o && o->mode ? o->mode : LM_DEF_MODE;
 		/*
 		 * As many slots as the library will use: the module hands
 		 * out never-used ids first, and an id past the library's

@@ -72,10 +72,11 @@
 #define PM_DYING	2ULL
 #define PM_DEAD		3ULL
 #define PM_STATE(c)	((c) >> 60)
-#define PM_GEN(c)	((uint32_t)(((c) >> 32) & 0x0fffffff))
+#define PM_GEN_MASK	0x0fffffffU	/* 28 bits of the generation */
+#define PM_GEN(c)	((uint32_t)(((c) >> 32) & PM_GEN_MASK))
 #define PM_PID(c)	((int32_t)(uint32_t)(c))
 #define PM_MAKE(s, g, p) (((uint64_t)(s) << 60) | \
-			  ((uint64_t)((g) & 0x0fffffff) << 32) | (uint32_t)(p))
+			  ((uint64_t)((g) & PM_GEN_MASK) << 32) | (uint32_t)(p))
 
 struct pt_member {
 	uint64_t ctl;
@@ -600,7 +601,7 @@ static int claim_slot(struct shmk_arena *a, struct pt *p)
 	while ((id = slot_pick(p, &ctl)) != 0) {
 		struct pt_member *m = &p->h->m[id - 1];
 
-		gen = (PM_GEN(ctl) + 1) & 0x0fffffff;
+		gen = (PM_GEN(ctl) + 1) & PM_GEN_MASK;
 		if (gen == 0)
 			gen = 1;
 		nctl = PM_MAKE(PM_LIVE, gen, getpid());
@@ -899,9 +900,10 @@ static int pt_open(struct shmk_arena *a, const char *name,
 		   const struct shmk_arena_opts *o, unsigned int flags,
 		   bool create)
 {
-	uint32_t member_max = o && o->max_members ? o->max_members : 32;
-	uint64_t user_size = o && o->size ? o->size : (1U << 20);
-	mode_t mode = o && o->mode ? (mode_t)o->mode : 0600;
+	uint32_t member_max = o && o->max_members ? o->max_members :
+		LM_DEF_MEMBERS;
+	uint64_t user_size = o && o->size ? o->size : LM_DEF_SIZE;
+	mode_t mode = o && o->mode ? (mode_t)o->mode : LM_DEF_MODE;
 	struct epoll_event e = { .events = EPOLLIN }, ie;
 	bool creator = false, stale = false;
 	struct pt *p;

@@ -263,7 +263,7 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 		       a->size / 4)
 			refs >>= 1;
 	}
-	resv = o && o->reserve_bytes ? o->reserve_bytes : LM_PAGE;
+	resv = o && o->reserve_bytes ? o->reserve_bytes : LM_DEF_RESERVE;
 	resv = (resv + LM_PAGE - 1) >> LM_PAGE_SHIFT;
 
 	for (;;) {
@@ -502,6 +502,10 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 			def = *o;
 		else
 			memset(&def, 0, sizeof(def));
+		if (!def.size)
+			def.size = LM_DEF_SIZE;
+		if (!def.mode)
+			def.mode = LM_DEF_MODE;
 		if (!def.max_members)
 			def.max_members = LM_DEF_MEMBERS;
 		o = &def;

@@ -47,11 +47,11 @@ static bool helper_live(struct shmk_arena *a, uint64_t c)
 	if (h == 0 || h > a->g.member_max)
 		return false;
 	if (h == a->id)
-		return (a->gen & 0xffff) == LS_HGEN(c);
+		return (a->gen & LS_HGEN_MASK) == LS_HGEN(c);
 	r = a->be->member(a, h, &g);
 	if (r < 0)
 		return true;	/* cannot tell: do not step in */
-	return r == 1 && (g & 0xffff) == LS_HGEN(c);
+	return r == 1 && (g & LS_HGEN_MASK) == LS_HGEN(c);
 }
 
 /*

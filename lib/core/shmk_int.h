@@ -131,10 +131,34 @@ SHMK_PROBES(SHMK_SEM_DECL)
 #define LM_PAGE		(1U << LM_PAGE_SHIFT)
 #define LM_NONE		0xffffffffU
 #define LM_JOURNALS	8
-#define LM_MEMBERS_MAX	4095
+/*
+ * Member ids are 1..LM_MEMBERS_MAX and fit in LM_ID_BITS: the shared
+ * words that name a member (slot ctl, holdings entries, tokens, queue
+ * slots, tickets, lanes) keep that many bits of its id (LM_ID_MASK).
+ */
+#define LM_ID_BITS	12
+#define LM_ID_MASK	((1U << LM_ID_BITS) - 1)
+#define LM_MEMBERS_MAX	LM_ID_MASK
 #define LM_REFS_MAX	65535
-#define LM_DEF_MEMBERS	64	/* defaults: shmk.h, struct shmk_arena_opts */
-#define LM_DEF_REFS	256
+/*
+ * Generations are 32 bits in the member slot (LS_GEN), in events and in
+ * member keys (shmk_mkey()); words with less room keep their low bits:
+ * 16 for the reclaim helper in a slot's ctl (LS_HGEN_MASK), 18 in a
+ * queue's slot, ticket and lane words (SC_GENMASK, msg/msg_int.h), 28 in
+ * the portable backend's member table (PM_GEN_MASK). A cut generation is
+ * compared with the same bits of the full one (shmk_member_live_masked()).
+ */
+
+/*
+ * The defaults of struct shmk_arena_opts (shmk.h documents them), the
+ * only place they are written: arena_open() fills a zero field of a
+ * create in before any backend sees the options.
+ */
+#define LM_DEF_SIZE	(1U << 20)
+#define LM_DEF_MODE	0600
+#define LM_DEF_MEMBERS	64
+#define LM_DEF_REFS	256	/* halved in a small arena, see lib_init() */
+#define LM_DEF_RESERVE	LM_PAGE	/* per-member reserve, bytes */
 
 /* init word */
 #define LM_INIT_BUSY	0x80000000U	/* | id of the initialiser */
@@ -215,13 +239,14 @@ struct lm_journal {
 #define LS_LIVE		1ULL
 #define LS_RECLAIM	2ULL
 #define LS_STATE(c)	((c) >> 60)
-#define LS_HELPER(c)	((uint32_t)(((c) >> 48) & 0xfff))
-#define LS_HGEN(c)	((uint32_t)(((c) >> 32) & 0xffff))
+#define LS_HGEN_MASK	0xffffU
+#define LS_HELPER(c)	((uint32_t)(((c) >> 48) & LM_ID_MASK))
+#define LS_HGEN(c)	((uint32_t)(((c) >> 32) & LS_HGEN_MASK))
 #define LS_GEN(c)	((uint32_t)(c))
 #define LS_MAKE(s, h, g) (((uint64_t)(s) << 60) | ((uint64_t)(h) << 48) | \
 			  (uint64_t)(g))
 #define LS_MAKE_RECLAIM(h, hg, g) (LS_MAKE(LS_RECLAIM, h, g) | \
-				   ((uint64_t)((hg) & 0xffff) << 32))
+				   ((uint64_t)((hg) & LS_HGEN_MASK) << 32))
 
 struct lm_slot {
 	uint64_t ctl;
@@ -246,7 +271,7 @@ _Static_assert(sizeof(struct lm_slot) == LM_SLOT_SIZE, "lm_slot");
 #define LR_TAKEN	4ULL	/* accepted by (4..15), nonce (16..63) */
 #define LR_RECALLED	5ULL	/* taken back, reference still counted */
 #define LR_KIND(s)	((s) & 0xf)
-#define LR_WHO(s)	((uint32_t)(((s) >> 4) & 0xfff))
+#define LR_WHO(s)	((uint32_t)(((s) >> 4) & LM_ID_MASK))
 #define LR_NONCE(s)	((s) >> 16)
 #define LR_MAKE(k, who, nonce) ((k) | ((uint64_t)(who) << 4) | \
 				((uint64_t)(nonce) << 16))

@@ -102,12 +102,12 @@ _Static_assert(sizeof(struct mq_hdr) == 768, "mq_hdr");
 #define SC_FULL		2ULL
 #define SC_POS(c)	((uint32_t)(c))
 #define SC_ST(c)	(((c) >> 32) & 3)
-#define SC_ID(c)	((uint32_t)(((c) >> 34) & 0xfff))
+#define SC_ID(c)	((uint32_t)(((c) >> 34) & LM_ID_MASK))
 #define SC_GEN(c)	((uint32_t)((c) >> 46))
-#define SC_GENMASK	0x3ffffU
+#define SC_GENMASK	0x3ffffU	/* 18 bits of the generation */
 #define SC_MAKE(pos, st, id, gen) ((uint64_t)(uint32_t)(pos) | \
 				   ((uint64_t)(st) << 32) | \
-				   ((uint64_t)((id) & 0xfff) << 34) | \
+				   ((uint64_t)((id) & LM_ID_MASK) << 34) | \
 				   ((uint64_t)((gen) & SC_GENMASK) << 46))
 
 struct mq_slot {
@@ -127,10 +127,10 @@ _Static_assert(sizeof(struct mq_slot) == 64, "mq_slot");
 #define TK_VALID	(1ULL << 63)
 #define TK_CANCEL	(1ULL << 62)
 #define TK_T(w)		((uint32_t)(w))
-#define TK_ID(w)	((uint32_t)(((w) >> 32) & 0xfff))
+#define TK_ID(w)	((uint32_t)(((w) >> 32) & LM_ID_MASK))
 #define TK_GEN(w)	((uint32_t)(((w) >> 44) & SC_GENMASK))
 #define TK_MAKE(t, id, gen) (TK_VALID | (uint64_t)(uint32_t)(t) | \
-			     ((uint64_t)((id) & 0xfff) << 32) | \
+			     ((uint64_t)((id) & LM_ID_MASK) << 32) | \
 			     ((uint64_t)((gen) & SC_GENMASK) << 44))
 
 /*
@@ -140,7 +140,7 @@ _Static_assert(sizeof(struct mq_slot) == 64, "mq_slot");
  */
 #define LN_OWNED	(1ULL << 62)
 #define LN_RELEASED	(1ULL << 63)
-#define LN_ID(c)	((uint32_t)(((c) >> 32) & 0xfff))
+#define LN_ID(c)	((uint32_t)(((c) >> 32) & LM_ID_MASK))
 #define LN_GEN(c)	((uint32_t)(c))
 
 struct mq_lane {
