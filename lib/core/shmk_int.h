@@ -3,6 +3,28 @@
  * libshmk internals: the library's layout inside the user region, the
  * process-local arena handle and the backend interface. See
  * Documentation/library-design.md.
+ *
+ * The library has three layers, one folder each; calls and includes go
+ * down only (scripts/check-layers.sh):
+ *
+ *   msg/      queues, sessions: uses the core through its public API and
+ *             the interface at the end of this file, never a backend
+ *   core/     what every arena has, bottom up:
+ *               util.c error.c   clocks, names, reasons in words
+ *               event.c          local event queue, liveness, wait/wake
+ *               lock.c           robust locks in the arena
+ *               alloc.c          the allocator (heap, chunks, reserve)
+ *               buf.c            refcounted buffers, holdings, tokens
+ *               reclaim.c        what a dead member left; reading events
+ *               check.c          the whole-arena consistency check
+ *               arena.c          layout, create/attach/detach (picks the
+ *                                backend)
+ *   backend/  kmod (/dev/shmk) and portable (memfd, futex, pidfd): each
+ *             implements struct shmk_be_ops below with the bottom of the
+ *             core (event.c's shmk_ev_push(), lock.c's robust walk)
+ *
+ * One call goes up, through a pointer: alloc.c, waiting for memory, runs
+ * the reclaims of the exits that wake it (shmk_arena.reclaim_exits).
  */
 #ifndef SHMK_INT_H
 #define SHMK_INT_H
@@ -406,6 +428,25 @@ struct shmk_arena {
 	int epfd;			/* the event fd handed to the app */
 	int evfd;			/* eventfd: local queue non-empty */
 
+	/*
+	 * Lock order, outermost first: a lock is only taken while holding
+	 * locks above it in this list, never one above while holding it.
+	 *
+	 *   (application)     its robust locks (shmk_lock_*()) may be held
+	 *                     around any library call
+	 *   shmk_queue.plock  msg/queue.c: this producer's lanes
+	 *   rc_lock           one reader of events (shmk_arena_events())
+	 *   ev_lock           local event queue, be->pump; dropped before
+	 *                     any reclaim runs
+	 *   a buffer's lock   robust, in the arena (struct lm_buf)
+	 *   al_lock           this process's chunk lists
+	 *   the heap lock     robust, in the arena (lm_hdr.heap_lock)
+	 *   rl_lock           this member's robust list, inside every robust
+	 *                     lock's acquire and release
+	 *
+	 * Leaves, under which nothing is taken: j_lock (the wait for a free
+	 * journal slot) and shmk_session.wl (msg/session.c, the fd watcher).
+	 */
 	/* Serialises edits of this member's robust list (one op_pending). */
 	pthread_mutex_t rl_lock;
 	/* Protects evq*, rcq*, and calls into be->pump. */

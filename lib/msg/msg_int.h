@@ -4,6 +4,11 @@
  * in the arena, and the wrappers through which messaging uses the core
  * (the core's interface for it is the last section of core/shmk_int.h).
  * See MSG_DESIGN.md for the rules.
+ *
+ * The messaging layer (lib/msg/) owns the receive queues (queue.c:
+ * layout, send, receive, lanes, tickets, repair after a producer's death)
+ * and the sessions (session.c: server directory, connect, events, hot
+ * restart). It sits on the core only; it never names a backend.
  */
 #ifndef SHMK_MSG_INT_H
 #define SHMK_MSG_INT_H
