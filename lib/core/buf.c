@@ -975,15 +975,13 @@ SHMK_EXPORT int shmk_buf_trim(struct shmk_arena *a, shmk_ref_t *ref,
 	return e;
 }
 
-SHMK_EXPORT int shmk_buf_pass(struct shmk_arena *a, shmk_ref_t ref,
-			      uint32_t to, uint64_t *token)
+/* Pass @ref (checked by the caller, HELD) to member @to (0: anyone). */
+static int pass_entry(struct shmk_arena *a, shmk_ref_t ref, uint32_t to,
+		      uint64_t *token)
 {
 	struct lm_ref *r;
-	uint64_t x, s, n;
-	int e = ref_get(a, ref, &x);
+	uint64_t s, n;
 
-	if (e)
-		return e;
 	if (!token || to > a->g.member_max)
 		return -EINVAL;
 	r = lm_ref(a, a->id, ref - 1);
@@ -995,6 +993,41 @@ SHMK_EXPORT int shmk_buf_pass(struct shmk_arena *a, shmk_ref_t ref,
 	CRASHPOINT("pass:done");
 	*token = token_make(a->id, ref - 1, n);
 	return 0;
+}
+
+SHMK_EXPORT int shmk_buf_pass(struct shmk_arena *a, shmk_ref_t ref,
+			      uint32_t to, uint64_t *token)
+{
+	uint64_t x;
+	int e = ref_get(a, ref, &x);
+
+	return e ? e : pass_entry(a, ref, to, token);
+}
+
+int lm_buf_peek(struct shmk_arena *a, shmk_ref_t ref, uint64_t *x,
+		uint64_t *len)
+{
+	int e = ref_get(a, ref, x);
+
+	if (e)
+		return e;
+	*len = ld_rlx(&BUF(a, *x)->len);
+	return 0;
+}
+
+int lm_buf_pass_checked(struct shmk_arena *a, shmk_ref_t ref, uint64_t x,
+			uint32_t to, uint64_t *token)
+{
+	struct lm_ref *r;
+
+	if (!a || !a->lib_ready || a->rdonly)
+		return a && a->rdonly ? -EROFS : -EINVAL;
+	if (ref == 0 || ref > a->g.refs_max)
+		return -EINVAL;
+	r = lm_ref(a, a->id, ref - 1);
+	if (ld_acq(&r->state) != LR_HELD || ld_acq(&r->buf) != x)
+		return -EINVAL;
+	return pass_entry(a, ref, to, token);
 }
 
 static int token_slot(struct shmk_arena *a, uint64_t token, uint32_t *src,

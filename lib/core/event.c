@@ -171,11 +171,6 @@ int shmk_wait_internal(struct shmk_arena *a, uint64_t off, uint32_t expected,
 	return a->be->wait(a, off, expected, abs, flags & SHMK_WAIT_NO_EVENTS);
 }
 
-int shmk_wake_internal(struct shmk_arena *a, uint64_t off, uint32_t n)
-{
-	return a->be->wake(a, off, n);
-}
-
 SHMK_EXPORT int shmk_arena_wait(struct shmk_arena *a, uint64_t off,
 				uint32_t expected, int64_t timeout_ns,
 				unsigned int flags)

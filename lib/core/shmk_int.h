@@ -583,9 +583,37 @@ void shmk_areason_forget(const struct shmk_arena *a);
 const char *shmk_fmt_bytes(uint64_t v, char *buf, size_t len);
 
 /* ---- util.c ---------------------------------------------------------- */
-uint64_t shmk_now_ns(void);
-void shmk_deadline(struct timespec *ts, int64_t timeout_ns);
-bool shmk_deadline_passed(const struct timespec *ts);
+static inline uint64_t shmk_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Absolute CLOCK_MONOTONIC deadline for a relative timeout >= 0. */
+static inline void shmk_deadline(struct timespec *ts, int64_t timeout_ns)
+{
+	uint64_t t = shmk_now_ns();
+
+	if (timeout_ns > 0) {
+		if ((uint64_t)timeout_ns > UINT64_MAX / 2)
+			timeout_ns = INT64_MAX / 2;
+		t += (uint64_t)timeout_ns;
+	}
+	ts->tv_sec = (time_t)(t / 1000000000ULL);
+	ts->tv_nsec = (long)(t % 1000000000ULL);
+}
+
+static inline bool shmk_deadline_passed(const struct timespec *ts)
+{
+	uint64_t d;
+
+	if (!ts)
+		return false;
+	d = (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
+	return shmk_now_ns() >= d;
+}
 int shmk_proc_starttime(int pid, uint64_t *start, int *state, int *exit_code);
 int shmk_name_ok(const char *name);
 uint64_t shmk_random64(void);
@@ -633,7 +661,11 @@ bool shmk_member_unreclaimed(struct shmk_arena *a, uint32_t id, uint32_t gen);
 bool shmk_member_live_masked(struct shmk_arena *a, uint32_t id, uint32_t gen,
 			     uint32_t mask);
 /* Wake up to @n waiters on the arena word at @off (SHMK_WAKE_ALL: all). */
-int shmk_wake_internal(struct shmk_arena *a, uint64_t off, uint32_t n);
+static inline int shmk_wake_internal(struct shmk_arena *a, uint64_t off,
+				     uint32_t n)
+{
+	return a->be->wake(a, off, n);
+}
 /*
  * 0 once the reclaim of dead member @id/@gen is finished: one look at its
  * slot after shmk_arena_events() handed its exit out (which reclaims
@@ -679,5 +711,16 @@ int lm_buf_repair(struct shmk_arena *a, uint64_t buf);
 int lm_buf_check_refs(struct shmk_arena *a, uint64_t *bufs, uint32_t n,
 		      char *msg, size_t len, bool refs);
 int lm_journal_resolve_all(struct shmk_arena *a, uint32_t id);
+/*
+ * A send checks its reference once: lm_buf_peek() does what
+ * shmk_buf_data() checks (our entry HELD, the buffer valid) and gives the
+ * buffer's offset and data length; lm_buf_pass_checked() is
+ * shmk_buf_pass() of a reference to that same buffer @x (it, or a clone
+ * of it), checking only its holdings entry.
+ */
+int lm_buf_peek(struct shmk_arena *a, shmk_ref_t ref, uint64_t *x,
+		uint64_t *len);
+int lm_buf_pass_checked(struct shmk_arena *a, shmk_ref_t ref, uint64_t x,
+			uint32_t to, uint64_t *token);
 
 #endif /* SHMK_INT_H */

@@ -1885,14 +1885,15 @@ SHMK_EXPORT int shmk_session_send(struct shmk_session *s, uint32_t peer,
 	struct ms_peer *p = NULL;
 	struct shmk_qmsg m;
 	shmk_ref_t r2 = ref;
+	uint64_t x = 0, len = 0;
 	uint32_t to;
-	size_t len = 0;
 	int r;
 	ERRNO_SAVE;
 
 	if (!s || (flags & ~(SHMK_SEND_WAIT | SHMK_SEND_KEEP)))
 		return -EINVAL;
-	if (ref && shmk_buf_data(s->a, ref, NULL, &len))
+	/* the one check of @ref: lm_buf_pass_checked() below trusts it */
+	if (ref && lm_buf_peek(s->a, ref, &x, &len))
 		return -EINVAL;
 	if (s->server) {
 		p = peer_of(s, peer);
@@ -1926,7 +1927,7 @@ SHMK_EXPORT int shmk_session_send(struct shmk_session *s, uint32_t peer,
 				return r;
 			}
 		}
-		r = shmk_buf_pass(s->a, r2, to, &m.val);
+		r = lm_buf_pass_checked(s->a, r2, x, to, &m.val);
 		if (r) {
 			shmk_buf_drop(s->a, r2);
 			ERRNO_RESTORE;
