@@ -10,9 +10,10 @@
 # server and a client on the portable backend; then, for each path (the
 # client's send of a buffer to a sleeping server, the server's receive of
 # a queued message, the server's receive of the client's death), prints
-# the calls into library functions, the distinct functions, the source
-# files in the order the code runs through them, and the count of file
-# crossings (a change of file from one function to the next on the call
+# the calls into library functions, the distinct functions (and those
+# of them defined in .c files), the .c files, how many times lm_reclaim()
+# ran, the source files in the order the code runs through them, and the
+# count of file crossings (a change of file from one function to the next on the call
 # stack, a return included). Functions defined in headers count as the
 # file that calls them. -v lists every call, indented by depth. Needs no
 # module and no root; a scratch directory is removed at the end.
@@ -42,11 +43,11 @@ $CC -std=c11 -D_GNU_SOURCE $inc -Wall -Wextra -Werror -O0 -g -no-pie -o "$W/trac
 
 for path in send recv death; do
 	[ -s "$W/$path.raw" ] || { echo "trace-paths: no $path trace" >&2; exit 1; }
-	awk '{ print $2 }' "$W/$path.raw" | sort -u >"$W/$path.addr"
-	# address -> function and file, from the debug info
-	addr2line -f -e "$W/trace-paths" <"$W/$path.addr" | paste - - |
-		awk '{ f = $2; sub(/:.*/, "", f); n = split(f, p, "/"); print p[n], $1 }' |
-		paste "$W/$path.addr" - >"$W/$path.map"
+	# address -> file that defines the function (debug info), function
+	nm -l --defined-only "$W/trace-paths" |
+		awk -F '\t' 'NF == 2 { split($1, a, " "); f = $2; sub(/:.*/, "", f)
+			n = split(f, p, "/"); x = a[1]; sub(/^0+/, "", x)
+			print "0x" x, p[n], a[3] }' >"$W/$path.map"
 	awk -v verbose=$verbose -v path="$path" '
 	FNR == NR { fn[$1] = $3; file[$1] = $2; next }
 	{
@@ -55,6 +56,8 @@ for path in send recv death; do
 		if ($1 == ">") {
 			calls++
 			seen[fn[$2]] = 1
+			if (f != "") { cfn[fn[$2]] = 1; files[f] = 1 }
+			if (fn[$2] == "lm_reclaim") reclaims++
 			cur = f != "" ? f : (depth ? stk[depth] : "")
 			stk[++depth] = cur
 			if (verbose) printf "  %*s%s (%s)\n", 2 * depth, "", fn[$2], file[$2]
@@ -70,7 +73,9 @@ for path in send recv death; do
 	}
 	END {
 		n = 0; for (k in seen) n++
-		printf "%s: %d calls, %d functions, %d file crossings\n", path, calls, n, cross
+		nc = 0; for (k in cfn) nc++
+		nf = 0; for (k in files) nf++
+		printf "%s: %d calls, %d functions (%d of them in .c files), %d files, %d file crossings, lm_reclaim %d times\n", path, calls, n, nc, nf, cross, reclaims
 		printf "  %s\n", seq
 	}' "$W/$path.map" "$W/$path.raw"
 done
