@@ -139,13 +139,6 @@ static void cli_handle(struct shmk_session *s, struct shmk_qmsg *m)
 	bool from_srv = m->sender == s->srv_id && m->sender_gen == s->srv_gen;
 
 	switch (KIND(m->flags)) {
-	case K_DATA:
-		if (s->state != ST_CONNECTED) {
-			ms_drop_qmsg(s, m);
-			return;
-		}
-		ms_push_data(s, m, SHMK_PEER_SERVER, 0);
-		return;
 	case K_CONNECTED:
 		if (s->state != ST_CONNECTING || !from_srv)
 			return;
@@ -305,20 +298,6 @@ out:
 	return r;
 }
 
-/* Where a send goes: the server's queue, whoever consumes it. */
-static int cli_route(struct shmk_session *s, uint32_t peer,
-		     struct shmk_queue **q, uint32_t *to, struct ms_peer **pp)
-{
-	if (peer != SHMK_PEER_SERVER)
-		return -EINVAL;
-	if (s->state != ST_CONNECTED)
-		return -ENOTCONN;
-	*q = s->srvq;
-	*to = 0;	/* whoever consumes the server queue (rule G) */
-	*pp = NULL;
-	return 0;
-}
-
 /* shmk_session_close() of a client: DISCONNECT, flushed, queues closed. */
 static void cli_close(struct shmk_session *s)
 {
@@ -361,7 +340,6 @@ static const struct ms_role cli_role = {
 	.scan = client_scan,
 	.handle = cli_handle,
 	.step = cli_step,
-	.route = cli_route,
 	.close = cli_close,
 };
 

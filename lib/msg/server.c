@@ -16,11 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct ms_peer *peer_of(struct shmk_session *s, uint32_t id)
-{
-	return id && id < s->npeer ? &s->peer[id] : NULL;
-}
-
 /*
  * Publishing to a subscriber that does not consume leaves one token per
  * publish in our holdings table; a stuck subscriber would fill it and
@@ -117,7 +112,7 @@ static void srv_unarm(struct shmk_session *s)
 
 static void server_exit(struct shmk_session *s, const struct shmk_event *e)
 {
-	struct ms_peer *p = peer_of(s, e->member_id);
+	struct ms_peer *p = ms_peer_of(s, e->member_id);
 
 	if (s->state == ST_HANDING && e->member_id == s->ho_id &&
 	    e->generation == s->ho_gen)
@@ -156,7 +151,7 @@ static void server_scan(struct shmk_session *s)
 static void srv_connect(struct shmk_session *s, struct shmk_qmsg *m)
 {
 	uint32_t ver = m->len & 0xffff, slot = (m->len >> 16) & 0xff;
-	struct ms_peer *p = peer_of(s, m->sender);
+	struct ms_peer *p = ms_peer_of(s, m->sender);
 	struct shmk_queue *q = NULL;
 	struct timespec now;
 	uint64_t agreed;
@@ -209,17 +204,10 @@ static void srv_connect(struct shmk_session *s, struct shmk_qmsg *m)
 /* One descriptor from our queue (server side). */
 static void srv_handle(struct shmk_session *s, struct shmk_qmsg *m)
 {
-	struct ms_peer *p = peer_of(s, m->sender);
+	struct ms_peer *p = ms_peer_of(s, m->sender);
 	bool known = p && p->on && p->gen == m->sender_gen;
 
 	switch (KIND(m->flags)) {
-	case K_DATA:
-		if (!known || s->state != ST_RUN) {
-			ms_drop_qmsg(s, m);
-			return;
-		}
-		ms_push_data(s, m, m->sender, m->sender_gen);
-		return;
 	case K_CONNECT:
 		if (s->state != ST_RUN) {
 			s->dropped++;
@@ -469,7 +457,7 @@ static int srv_takeover(struct shmk_session *s, const struct ms_dir *d,
 			    ms_sq_open(s->a, m[i].val, &cq))
 				continue;
 			c = mq_consumer(cq);
-			p = peer_of(s, m[i].len);
+			p = ms_peer_of(s, m[i].len);
 			if (!p || shmk_mkey_id(c) != m[i].len || p->on) {
 				ms_now_abs(&now);
 				mq_close(cq, &now);
@@ -536,20 +524,6 @@ static void srv_leave_handed(struct shmk_session *s)
 	}
 }
 
-/* Where a send to client @peer goes. */
-static int srv_route(struct shmk_session *s, uint32_t peer,
-		     struct shmk_queue **q, uint32_t *to, struct ms_peer **pp)
-{
-	struct ms_peer *p = peer_of(s, peer);
-
-	if (s->state < ST_RUN || !p || !p->on)
-		return -ENOTCONN;
-	*q = p->q;
-	*to = p->id;
-	*pp = p;
-	return 0;
-}
-
 /* shmk_session_close() of a server: the clients told, the root cleared. */
 static void srv_close(struct shmk_session *s)
 {
@@ -611,7 +585,6 @@ static const struct ms_role srv_role = {
 	.scan = server_scan,
 	.handle = srv_handle,
 	.step = srv_step,
-	.route = srv_route,
 	.close = srv_close,
 };
 
@@ -775,7 +748,7 @@ SHMK_EXPORT int shmk_server_disconnect(struct shmk_session *s, uint32_t peer)
 
 	if (!s || !s->server)
 		return -EINVAL;
-	p = peer_of(s, peer);
+	p = ms_peer_of(s, peer);
 	if (!p || !p->on)
 		return -ENOTCONN;
 	ms_qsend(p->q, K_DISCONNECT, 0, 0, 0, 0, NULL);

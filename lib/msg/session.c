@@ -248,15 +248,15 @@ static int take_cb(void *ctx, struct shmk_qmsg *m)
 	return MQ_TAKE;
 }
 
-void ms_drop_qmsg(struct shmk_session *s, struct shmk_qmsg *m)
+static void drop_qmsg(struct shmk_session *s, struct shmk_qmsg *m)
 {
 	if (m->flags & F_REF)
 		shmk_buf_drop(s->a, (shmk_ref_t)m->val);
 	s->dropped++;
 }
 
-void ms_push_data(struct shmk_session *s, struct shmk_qmsg *q,
-		  uint32_t peer, uint32_t gen)
+static void push_data(struct shmk_session *s, struct shmk_qmsg *q,
+		      uint32_t peer, uint32_t gen)
 {
 	struct shmk_msg m;
 
@@ -269,7 +269,7 @@ void ms_push_data(struct shmk_session *s, struct shmk_qmsg *q,
 	m.tag = q->tag;
 	m.len = q->len;
 	if (ib_push(s, &m)) {
-		ms_drop_qmsg(s, q);
+		drop_qmsg(s, q);
 		return;
 	}
 	s->received++;
@@ -507,6 +507,31 @@ void ms_reclaim_done(struct shmk_session *s, uint32_t id, uint32_t gen)
 	shmk_reclaim_settle(s->a, id, gen, 2000000000LL);
 }
 
+/*
+ * A data message taken from our queue: to the inbox if it comes from a
+ * connected client (server) or while connected (client), else dropped.
+ */
+static void take_data(struct shmk_session *s, struct shmk_qmsg *m)
+{
+	struct ms_peer *p;
+
+	if (s->server) {
+		p = ms_peer_of(s, m->sender);
+		if (!p || !p->on || p->gen != m->sender_gen ||
+		    s->state != ST_RUN) {
+			drop_qmsg(s, m);
+			return;
+		}
+		push_data(s, m, m->sender, m->sender_gen);
+	} else {
+		if (s->state != ST_CONNECTED) {
+			drop_qmsg(s, m);
+			return;
+		}
+		push_data(s, m, SHMK_PEER_SERVER, 0);
+	}
+}
+
 /* One step of work, waiting up to @abs. 1: the inbox has something. */
 int ms_sess_step(struct shmk_session *s, const struct timespec *abs)
 {
@@ -518,9 +543,13 @@ int ms_sess_step(struct shmk_session *s, const struct timespec *abs)
 	maybe_events(s);
 	if (s->ib_len)
 		return 1;
-	r = s->role->step(s, abs);
-	if (r != 1)
-		return r;
+	/* a side's own work first, in the states that have some */
+	if (s->pend_to.val || s->state == ST_GONE || s->state == ST_DOWN ||
+	    s->state == ST_HANDED) {
+		r = s->role->step(s, abs);
+		if (r != 1)
+			return r;
+	}
 	n = mq_recv(s->myq, m, BATCH, abs, take_cb, s);
 	if (n == 0) {
 		ms_sess_events(s);
@@ -528,8 +557,12 @@ int ms_sess_step(struct shmk_session *s, const struct timespec *abs)
 	}
 	if (n < 0)
 		return n;
-	for (i = 0; i < n; i++)
-		s->role->handle(s, &m[i]);
+	for (i = 0; i < n; i++) {
+		if (KIND(m[i].flags) == K_DATA)
+			take_data(s, &m[i]);
+		else
+			s->role->handle(s, &m[i]);
+	}
 	return 0;
 }
 
@@ -579,9 +612,26 @@ SHMK_EXPORT int shmk_session_send(struct shmk_session *s, uint32_t peer,
 	/* the one check of @ref: lm_buf_pass_checked() below trusts it */
 	if (ref && lm_buf_peek(s->a, ref, &x, &len))
 		return -EINVAL;
-	r = s->role->route(s, peer, &q, &to, &p);
-	if (r)
-		goto drop;
+	if (s->server) {
+		p = ms_peer_of(s, peer);
+		if (s->state < ST_RUN || !p || !p->on) {
+			r = -ENOTCONN;
+			goto drop;
+		}
+		q = p->q;
+		to = p->id;
+	} else {
+		if (peer != SHMK_PEER_SERVER) {
+			r = -EINVAL;
+			goto drop;
+		}
+		if (s->state != ST_CONNECTED) {
+			r = -ENOTCONN;
+			goto drop;
+		}
+		q = s->srvq;
+		to = 0;	/* whoever consumes the server queue (rule G) */
+	}
 	memset(&m, 0, sizeof(m));
 	m.tag = tag;
 	m.len = (uint32_t)len;

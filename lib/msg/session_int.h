@@ -85,13 +85,13 @@ struct ms_role {
 	void (*exit)(struct shmk_session *s, const struct shmk_event *e);
 	/* events were lost: look at every peer */
 	void (*scan)(struct shmk_session *s);
-	/* a message taken from our queue (control or data) */
+	/* a control message taken from our queue (data: session.c) */
 	void (*handle)(struct shmk_session *s, struct shmk_qmsg *m);
-	/* before a receive: 1 to go on to the queue, else what to return */
+	/*
+	 * Before a receive, in the states where a side has work of its own
+	 * (ms_sess_step()): 1 to go on to the queue, else what to return.
+	 */
 	int (*step)(struct shmk_session *s, const struct timespec *abs);
-	/* where a send to @peer goes (*p: the peer, server side only) */
-	int (*route)(struct shmk_session *s, uint32_t peer,
-		     struct shmk_queue **q, uint32_t *to, struct ms_peer **p);
 	/* shmk_session_close(): this side's goodbye, before the detach */
 	void (*close)(struct shmk_session *s);
 };
@@ -148,6 +148,12 @@ struct shmk_session {
 	uint32_t stop;			/* atomic: watcher must end */
 };
 
+/* Client @id's entry on the server side (NULL: no such member id). */
+static inline struct ms_peer *ms_peer_of(struct shmk_session *s, uint32_t id)
+{
+	return id && id < s->npeer ? &s->peer[id] : NULL;
+}
+
 /* ---- session.c ----------------------------------------------------------- */
 /*
  * Why the last shmk_server_start()/shmk_client_connect() of this thread
@@ -171,9 +177,6 @@ uint64_t ms_root_hi_off(struct shmk_session *s);
 void ms_now_abs(struct timespec *ts);
 int ms_dir_read(struct shmk_session *s, struct ms_dir *d, uint64_t *rv);
 int ms_dir_wait(struct shmk_session *s, const struct timespec *abs);
-void ms_drop_qmsg(struct shmk_session *s, struct shmk_qmsg *m);
-void ms_push_data(struct shmk_session *s, struct shmk_qmsg *q,
-		  uint32_t peer, uint32_t gen);
 int ms_qsend(struct shmk_queue *q, uint32_t kind, uint64_t val,
 	     uint64_t tag, uint32_t len, uint32_t flags,
 	     const struct timespec *abs);
