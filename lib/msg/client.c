@@ -343,28 +343,11 @@ static const struct ms_role cli_role = {
 	.close = cli_close,
 };
 
-SHMK_EXPORT int shmk_client_connect(const char *name,
-				   const struct shmk_client_opts *o,
-				   int64_t timeout_ns,
-				   struct shmk_session **out)
+/* Why @o cannot connect a client (a reason said), else 0. */
+static int cli_check_opts(const struct shmk_client_opts *o)
 {
-	struct shmk_client_opts def;
-	struct shmk_queue_opts qo;
-	struct shmk_session *s;
-	struct timespec ts, *abs;
-	int r, i;
-	ERRNO_SAVE;
+	int i;
 
-	ms_tl_err[0] = '\0';
-	if (!name || !out) {
-		ms_tl_set("shmk_client_connect(): %s is NULL",
-			  name ? "out" : "name");
-		return -EINVAL;
-	}
-	*out = NULL;
-	memset(&def, 0, sizeof(def));
-	if (!o)
-		o = &def;
 	for (i = 0; i < 4; i++) {
 		if (o->reserved[i]) {
 			ms_tl_set("shmk_client_opts.reserved[%d] is not zero "
@@ -382,6 +365,85 @@ SHMK_EXPORT int shmk_client_connect(const char *name,
 			  o->flags & ~CLIENT_FLAGS);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* Our receive queue: unbounded unless SHMK_CLIENT_BOUNDED. */
+static int cli_queue(struct shmk_session *s, const struct shmk_client_opts *o)
+{
+	struct shmk_queue_opts qo;
+
+	memset(&qo, 0, sizeof(qo));
+	qo.capacity = o->queue_capacity ? o->queue_capacity : MS_DEF_CLI_QUEUE;
+	qo.spin_ns = o->spin_ns;
+	if (!(o->flags & SHMK_CLIENT_BOUNDED)) {
+		qo.flags = SHMK_QUEUE_UNBOUNDED;
+		qo.lanes = 4;
+	}
+	return ms_sq_create(s->a, &qo, &s->myq);
+}
+
+/*
+ * Find the server, ask for a connection and wait for the answer: 0 once
+ * CONNECTED, else why not (a refusal, the timeout, a signal...).
+ */
+static int cli_connect_wait(struct shmk_session *s, const struct timespec *abs)
+{
+	int r;
+
+	s->state = ST_GONE;
+	s->last_ev = shmk_now_ns();
+	while (s->state != ST_CONNECTED) {
+		if (s->state == ST_DOWN) {
+			r = -s->refused;
+			if (r != -EOPNOTSUPP && r != -EPROTO && r != -EUSERS)
+				r = -ECONNREFUSED;
+			return r;
+		}
+		if (s->state == ST_GONE) {
+			r = cli_try(s, abs);
+			if (r == 0)
+				continue;
+			if (r != -ENOENT && r != -EAGAIN)
+				return r;
+			r = ms_dir_wait(s, abs);
+		} else {
+			r = ms_sess_step(s, abs);
+		}
+		if (r == -ETIMEDOUT || r == -EINTR || r == -EPROTO ||
+		    r == -EOPNOTSUPP) {
+			if (r == -ETIMEDOUT && !s->err[0])
+				ms_serr(s, "no server answered in time");
+			return r;
+		}
+	}
+	return 0;
+}
+
+SHMK_EXPORT int shmk_client_connect(const char *name,
+				   const struct shmk_client_opts *o,
+				   int64_t timeout_ns,
+				   struct shmk_session **out)
+{
+	struct shmk_client_opts def;
+	struct shmk_session *s;
+	struct timespec ts, *abs;
+	int r;
+	ERRNO_SAVE;
+
+	ms_tl_err[0] = '\0';
+	if (!name || !out) {
+		ms_tl_set("shmk_client_connect(): %s is NULL",
+			  name ? "out" : "name");
+		return -EINVAL;
+	}
+	*out = NULL;
+	memset(&def, 0, sizeof(def));
+	if (!o)
+		o = &def;
+	r = cli_check_opts(o);
+	if (r)
+		return r;
 	s = ms_sess_new();
 	if (!s) {
 		ms_tl_set("no memory for a session");
@@ -403,42 +465,11 @@ SHMK_EXPORT int shmk_client_connect(const char *name,
 		return r;
 	}
 	shmk_arena_root(s->a, o->root, &s->root_off);
-	memset(&qo, 0, sizeof(qo));
-	qo.capacity = o->queue_capacity ? o->queue_capacity : 256;
-	qo.spin_ns = o->spin_ns;
-	if (!(o->flags & SHMK_CLIENT_BOUNDED)) {
-		qo.flags = SHMK_QUEUE_UNBOUNDED;
-		qo.lanes = 4;
-	}
-	r = ms_sq_create(s->a, &qo, &s->myq);
+	r = cli_queue(s, o);
+	if (r == 0)
+		r = cli_connect_wait(s, abs);
 	if (r)
 		goto fail;
-	s->state = ST_GONE;
-	s->last_ev = shmk_now_ns();
-	while (s->state != ST_CONNECTED) {
-		if (s->state == ST_DOWN) {
-			r = -s->refused;
-			if (r != -EOPNOTSUPP && r != -EPROTO && r != -EUSERS)
-				r = -ECONNREFUSED;
-			goto fail;
-		}
-		if (s->state == ST_GONE) {
-			r = cli_try(s, abs);
-			if (r == 0)
-				continue;
-			if (r != -ENOENT && r != -EAGAIN)
-				goto fail;
-			r = ms_dir_wait(s, abs);
-		} else {
-			r = ms_sess_step(s, abs);
-		}
-		if (r == -ETIMEDOUT || r == -EINTR || r == -EPROTO ||
-		    r == -EOPNOTSUPP) {
-			if (r == -ETIMEDOUT && !s->err[0])
-				ms_serr(s, "no server answered in time");
-			goto fail;
-		}
-	}
 	/* events before the connection are not the application's */
 	while (s->ib_len) {
 		struct shmk_msg m;

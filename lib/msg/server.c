@@ -588,30 +588,11 @@ static const struct ms_role srv_role = {
 	.close = srv_close,
 };
 
-SHMK_EXPORT int shmk_server_start(const char *name,
-				  const struct shmk_server_opts *o,
-				  struct shmk_session **out)
+/* Why @o cannot start a server (a reason said), else 0. */
+static int srv_check_opts(const struct shmk_server_opts *o)
 {
-	struct shmk_server_opts def;
-	struct shmk_arena_opts ao;
-	struct shmk_arena_info ai;
-	struct shmk_queue_opts qo;
-	struct shmk_session *s;
-	struct timespec ts, *abs;
-	struct ms_dir d;
-	uint64_t rv;
-	int r, i, tries;
-	ERRNO_SAVE;
+	int i;
 
-	ms_tl_err[0] = '\0';
-	if (!name || !out) {
-		ms_tl_set("shmk_server_start(): %s is NULL", name ? "out" : "name");
-		return -EINVAL;
-	}
-	*out = NULL;
-	memset(&def, 0, sizeof(def));
-	if (!o)
-		o = &def;
 	for (i = 0; i < 3; i++) {
 		if (o->reserved[i]) {
 			ms_tl_set("shmk_server_opts.reserved[%d] is not zero "
@@ -638,6 +619,121 @@ SHMK_EXPORT int shmk_server_start(const char *name,
 			  LM_MEMBERS_MAX - 2);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* The server's arena (created if missing) and its table of peers. */
+static int srv_open_arena(struct shmk_session *s, const char *name,
+			  const struct shmk_server_opts *o)
+{
+	struct shmk_arena_opts ao;
+	struct shmk_arena_info ai;
+	int r;
+
+	memset(&ao, 0, sizeof(ao));
+	ao.size = o->arena_size ? o->arena_size : MS_DEF_ARENA_SIZE;
+	ao.mode = o->mode;
+	ao.max_members = s->max_clients + 3;
+	ao.refs_per_member = o->refs_per_member ? o->refs_per_member :
+		MS_DEF_REFS(s->max_clients);
+	if (ao.refs_per_member > LM_REFS_MAX)
+		ao.refs_per_member = LM_REFS_MAX;
+	r = shmk_arena_create(name, &ao, o->open_flags &
+			      (SHMK_OPEN_KMOD | SHMK_OPEN_PORTABLE), &s->a);
+	if (r) {
+		ms_tl_set("%s", shmk_arena_error(NULL));
+		return r;
+	}
+	shmk_arena_info(s->a, &ai);
+	s->pub_budget = ai.refs_per_member / 4 * 3;
+	s->npeer = ai.member_max + 1;
+	s->peer = calloc(s->npeer, sizeof(*s->peer));
+	if (!s->peer)
+		return -ENOMEM;
+	shmk_arena_root(s->a, o->root, &s->root_off);
+	return 0;
+}
+
+/*
+ * Become the arena's server: take a live one over (SHMK_SERVER_TAKEOVER,
+ * else -EBUSY), or publish a new directory, with our queue, at the root.
+ */
+static int srv_claim(struct shmk_session *s, const struct shmk_server_opts *o)
+{
+	struct timespec ts, *abs;
+	struct shmk_queue_opts qo;
+	struct ms_dir d;
+	uint64_t rv;
+	int r = 0, tries;
+
+	msg_deadline(&ts, s->handover_ns, &abs);
+	for (tries = 0; tries < 8; tries++) {
+		r = ms_dir_read(s, &d, &rv);
+		if (r == 0 && msg_alive(s->a, d.server_id, d.server_gen)) {
+			if (!(o->flags & SHMK_SERVER_TAKEOVER)) {
+				ms_serr(s, "a server (member %u) is running",
+					d.server_id);
+				return -EBUSY;
+			}
+			r = srv_takeover(s, &d, rv, abs);
+			if (r == 0)
+				return 0;
+			if (r == -EAGAIN) {	/* no token free now */
+				r = ms_dir_wait(s, abs);
+				if (r == -ETIMEDOUT || r == -EINTR)
+					return r;
+				tries--;
+				continue;
+			}
+			if (r != -ECONNRESET)
+				return r;
+			continue;	/* it died meanwhile: start fresh */
+		}
+		if (r == -EPROTO)
+			return r;
+		memset(&qo, 0, sizeof(qo));
+		qo.capacity = o->queue_capacity ? o->queue_capacity :
+			MS_DEF_SRV_QUEUE;
+		qo.spin_ns = o->spin_ns;
+		if (o->flags & SHMK_SERVER_UNBOUNDED) {
+			qo.flags = SHMK_QUEUE_UNBOUNDED;
+			qo.lanes = s->max_clients + 2;
+		}
+		if (!s->myq) {
+			r = ms_sq_create(s->a, &qo, &s->myq);
+			if (r)
+				return r;
+		}
+		r = srv_publish_dir(s, rv);
+		if (r == 0)
+			return 0;
+		if (r != -EBUSY)
+			return r;
+	}
+	return r;
+}
+
+SHMK_EXPORT int shmk_server_start(const char *name,
+				  const struct shmk_server_opts *o,
+				  struct shmk_session **out)
+{
+	struct shmk_server_opts def;
+	struct shmk_session *s;
+	int r;
+	ERRNO_SAVE;
+
+	ms_tl_err[0] = '\0';
+	if (!name || !out) {
+		ms_tl_set("shmk_server_start(): %s is NULL", name ? "out" : "name");
+		return -EINVAL;
+	}
+	*out = NULL;
+	memset(&def, 0, sizeof(def));
+	if (!o)
+		o = &def;
+	r = srv_check_opts(o);
+	if (r)
+		return r;
 	s = ms_sess_new();
 	if (!s) {
 		ms_tl_set("no memory for a session");
@@ -649,78 +745,17 @@ SHMK_EXPORT int shmk_server_start(const char *name,
 	s->proto = o->proto_version ? o->proto_version : SHMK_MSG_PROTO_VERSION;
 	s->features = o->features ? o->features : SHMK_FEAT_ALL;
 	s->required = o->required;
-	s->max_clients = o->max_clients ? o->max_clients : 32;
+	s->max_clients = o->max_clients ? o->max_clients : MS_DEF_CLIENTS;
 	s->handover_ns = o->handover_timeout_ns ? o->handover_timeout_ns :
-		5 * 1000000000LL;
-	memset(&ao, 0, sizeof(ao));
-	ao.size = o->arena_size ? o->arena_size : 16ULL << 20;
-	ao.mode = o->mode;
-	ao.max_members = s->max_clients + 3;
-	ao.refs_per_member = o->refs_per_member ? o->refs_per_member :
-		256 + 16 * s->max_clients;
-	if (ao.refs_per_member > LM_REFS_MAX)
-		ao.refs_per_member = LM_REFS_MAX;
-	r = shmk_arena_create(name, &ao, o->open_flags &
-			      (SHMK_OPEN_KMOD | SHMK_OPEN_PORTABLE), &s->a);
-	if (r) {
-		ms_tl_set("%s", shmk_arena_error(NULL));
+		MS_DEF_HANDOVER_NS;
+	r = srv_open_arena(s, name, o);
+	if (r && !s->a) {
 		ms_sess_free(s);
 		ERRNO_RESTORE;
 		return r;
 	}
-	shmk_arena_info(s->a, &ai);
-	s->pub_budget = ai.refs_per_member / 4 * 3;
-	s->npeer = ai.member_max + 1;
-	s->peer = calloc(s->npeer, sizeof(*s->peer));
-	if (!s->peer) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	shmk_arena_root(s->a, o->root, &s->root_off);
-	msg_deadline(&ts, s->handover_ns, &abs);
-	for (tries = 0; tries < 8; tries++) {
-		r = ms_dir_read(s, &d, &rv);
-		if (r == 0 && msg_alive(s->a, d.server_id, d.server_gen)) {
-			if (!(o->flags & SHMK_SERVER_TAKEOVER)) {
-				ms_serr(s, "a server (member %u) is running",
-					d.server_id);
-				r = -EBUSY;
-				goto fail;
-			}
-			r = srv_takeover(s, &d, rv, abs);
-			if (r == 0)
-				break;
-			if (r == -EAGAIN) {	/* no token free now */
-				r = ms_dir_wait(s, abs);
-				if (r == -ETIMEDOUT || r == -EINTR)
-					goto fail;
-				tries--;
-				continue;
-			}
-			if (r != -ECONNRESET)
-				goto fail;
-			continue;	/* it died meanwhile: start fresh */
-		}
-		if (r == -EPROTO)
-			goto fail;
-		memset(&qo, 0, sizeof(qo));
-		qo.capacity = o->queue_capacity ? o->queue_capacity : 1024;
-		qo.spin_ns = o->spin_ns;
-		if (o->flags & SHMK_SERVER_UNBOUNDED) {
-			qo.flags = SHMK_QUEUE_UNBOUNDED;
-			qo.lanes = s->max_clients + 2;
-		}
-		if (!s->myq) {
-			r = ms_sq_create(s->a, &qo, &s->myq);
-			if (r)
-				goto fail;
-		}
-		r = srv_publish_dir(s, rv);
-		if (r == 0)
-			break;
-		if (r != -EBUSY)
-			goto fail;
-	}
+	if (r == 0)
+		r = srv_claim(s, o);
 	if (r)
 		goto fail;
 	s->last_ev = shmk_now_ns();

@@ -18,6 +18,13 @@
 #define BATCH		32
 #define CLIENT_FLAGS	(SHMK_CLIENT_BOUNDED | SHMK_CLIENT_NO_RECONNECT | \
 			 SHMK_CLIENT_WAIT_SERVER)
+/* Defaults of struct shmk_server_opts and shmk_client_opts (shmk_msg.h). */
+#define MS_DEF_CLIENTS		32
+#define MS_DEF_ARENA_SIZE	(16ULL << 20)
+#define MS_DEF_REFS(clients)	(256 + 16 * (clients))
+#define MS_DEF_SRV_QUEUE	1024
+#define MS_DEF_CLI_QUEUE	256
+#define MS_DEF_HANDOVER_NS	(5 * 1000000000LL)
 /*
  * Under steady traffic a consumer never waits, so the wait cannot tell it
  * about a death: it also looks at the events every EV_CHECK_STEPS receive
