@@ -377,6 +377,90 @@ static int srv_publish_dir(struct shmk_session *s, uint64_t old_root)
 	return 0;
 }
 
+/* Takeover: the exits read while we wait for the old server. */
+static int tko_events(struct shmk_session *s, const struct ms_dir *d)
+{
+	struct shmk_event ev[16];
+	int k, e, r = 0;
+
+	while ((e = shmk_arena_events(s->a, ev, 16)) > 0) {
+		for (k = 0; k < e; k++) {
+			if (ev[k].type != SHMK_EVENT_EXIT)
+				continue;
+			if (ev[k].member_id == d->server_id &&
+			    ev[k].generation == d->server_gen)
+				r = -ECONNRESET;
+			else
+				server_exit(s, &ev[k]);
+		}
+	}
+	return r;
+}
+
+/* Takeover: a client the old server hands us (HO_CLIENT: its queue). */
+static void tko_adopt(struct shmk_session *s, const struct shmk_qmsg *m)
+{
+	struct shmk_queue *cq = NULL;
+	struct timespec now;
+	struct ms_peer *p;
+	uint64_t c;
+
+	if (ms_sq_open(s->a, m->val, &cq))
+		return;
+	c = mq_consumer(cq);
+	p = ms_peer_of(s, m->len);
+	if (!p || shmk_mkey_id(c) != m->len || p->on) {
+		ms_now_abs(&now);
+		mq_close(cq, &now);
+		return;
+	}
+	p->id = m->len;
+	p->gen = shmk_mkey_gen(c);
+	p->q = cq;
+	p->topics = m->tag;
+	p->features = FEATS(m->flags);
+	p->on = true;
+	s->nclients++;
+}
+
+/*
+ * Takeover: what the old server sends on our handover queue until
+ * HO_DONE (its clients), or a refusal, its death, the deadline.
+ */
+static int tko_receive(struct shmk_session *s, const struct ms_dir *d,
+		       const struct timespec *abs)
+{
+	struct shmk_qmsg m[BATCH];
+	bool done = false;
+	int r = 0, n, i;
+
+	while (r == 0 && !done) {
+		n = mq_recv(s->hoq, m, BATCH, abs, NULL, NULL);
+		if (n == 0) {
+			r = tko_events(s, d);
+			continue;
+		}
+		if (n < 0)
+			return n;
+		for (i = 0; i < n; i++) {
+			if (m[i].sender != d->server_id)
+				continue;
+			if (KIND(m[i].flags) == K_REFUSED) {
+				ms_serr(s, "the running server refused the "
+					"takeover (protocol %llu, ours %u)",
+					(unsigned long long)m[i].val, s->proto);
+				r = -(int)m[i].len;
+				break;
+			}
+			if (KIND(m[i].flags) == K_HO_DONE)
+				done = true;
+			else if (KIND(m[i].flags) == K_HO_CLIENT)
+				tko_adopt(s, &m[i]);
+		}
+	}
+	return r;
+}
+
 /*
  * New server's side of a hot restart: connect to the live server like a
  * client would, ask it to hand over, receive its clients, take its queue.
@@ -388,11 +472,9 @@ static int srv_takeover(struct shmk_session *s, const struct ms_dir *d,
 				      .flags = SHMK_QUEUE_UNBOUNDED,
 				      .lanes = 2 };
 	struct shmk_queue *sq = NULL;
-	struct shmk_qmsg m[BATCH];
 	struct timespec now;
 	uint64_t tok;
-	int r, n, i;
-	bool done = false;
+	int r, i;
 
 	r = ms_sq_create(s->a, &qo, &s->hoq);
 	if (r)
@@ -412,66 +494,8 @@ static int srv_takeover(struct shmk_session *s, const struct ms_dir *d,
 			shmk_buf_recall(s->a, tok);
 	}
 	MSG_CRASH("takeover:asked");
-	while (r == 0 && !done) {
-		n = mq_recv(s->hoq, m, BATCH, abs, NULL, NULL);
-		if (n == 0) {
-			struct shmk_event ev[16];
-			int k, e;
-
-			while ((e = shmk_arena_events(s->a, ev, 16)) > 0) {
-				for (k = 0; k < e; k++) {
-					if (ev[k].type != SHMK_EVENT_EXIT)
-						continue;
-					if (ev[k].member_id == d->server_id &&
-					    ev[k].generation == d->server_gen)
-						r = -ECONNRESET;
-					else
-						server_exit(s, &ev[k]);
-				}
-			}
-			continue;
-		}
-		if (n < 0) {
-			r = n;
-			break;
-		}
-		for (i = 0; i < n; i++) {
-			struct shmk_queue *cq = NULL;
-			struct ms_peer *p;
-			uint64_t c;
-
-			if (m[i].sender != d->server_id)
-				continue;
-			if (KIND(m[i].flags) == K_REFUSED) {
-				ms_serr(s, "the running server refused the "
-					"takeover (protocol %llu, ours %u)",
-					(unsigned long long)m[i].val, s->proto);
-				r = -(int)m[i].len;
-				break;
-			}
-			if (KIND(m[i].flags) == K_HO_DONE) {
-				done = true;
-				continue;
-			}
-			if (KIND(m[i].flags) != K_HO_CLIENT ||
-			    ms_sq_open(s->a, m[i].val, &cq))
-				continue;
-			c = mq_consumer(cq);
-			p = ms_peer_of(s, m[i].len);
-			if (!p || shmk_mkey_id(c) != m[i].len || p->on) {
-				ms_now_abs(&now);
-				mq_close(cq, &now);
-				continue;
-			}
-			p->id = m[i].len;
-			p->gen = shmk_mkey_gen(c);
-			p->q = cq;
-			p->topics = m[i].tag;
-			p->features = FEATS(m[i].flags);
-			p->on = true;
-			s->nclients++;
-		}
-	}
+	if (r == 0)
+		r = tko_receive(s, d, abs);
 	MSG_CRASH("takeover:received");
 	if (r == 0 && mq_consumer(sq) != shmk_self_mkey(s->a))
 		r = -EPROTO;
