@@ -227,28 +227,13 @@ static void too_small(struct shmk_arena *a, uint32_t mm, uint32_t refs,
 		    resv, shmk_fmt_bytes(need, b2, sizeof(b2)));
 }
 
-/*
- * The first member to see the word at 0 initialises the library header.
- * Others wait for LM_INIT_DONE. If the initialiser dies half-way (its id
- * is no longer live with the generation first seen, or the id is now ours)
- * a waiter takes over and starts from scratch.
- */
-static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
+/* The library's table sizes for this arena: members, refs, reserve. */
+static void lib_params(const struct shmk_arena *a,
+		       const struct shmk_arena_opts *o, uint32_t *mmp,
+		       uint32_t *refsp, uint32_t *resvp)
 {
-	uint32_t mm, refs, resv, v, who = 0, who_gen = 0, g;
-	uint64_t ro_end = 0;
-	struct lm_geom geom;
-	struct timespec ts;
-	bool wipe;
-	int r;
+	uint32_t mm, refs, resv;
 
-	if (a->size < 2 * LM_PAGE) {
-		shmk_reason("arena '%s' has %llu bytes: the library needs at "
-			    "least %u", a->name, (unsigned long long)a->size,
-			    2 * LM_PAGE);
-		return -ENOSPC;
-	}
-	a->hdr = (struct lm_hdr *)a->base;
 	mm = o && o->max_members ? o->max_members : LM_DEF_MEMBERS;
 	if (mm > a->be_member_max)
 		mm = a->be_member_max;
@@ -264,8 +249,77 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 			refs >>= 1;
 	}
 	resv = o && o->reserve_bytes ? o->reserve_bytes : LM_DEF_RESERVE;
-	resv = (resv + LM_PAGE - 1) >> LM_PAGE_SHIFT;
+	*mmp = mm;
+	*refsp = refs;
+	*resvp = (resv + LM_PAGE - 1) >> LM_PAGE_SHIFT;
+}
 
+/*
+ * A read-only member finds the header not set up (@v): 0 to wait for a
+ * writer, -EPROTO when none will come (we created it, or nobody did it
+ * by *@ro_end).
+ */
+static int ro_init_wait(struct shmk_arena *a, uint32_t v, uint64_t *ro_end)
+{
+	if (v == 0 && a->created) {
+		shmk_reason("arena '%s' was created by this read-only member, "
+			    "which cannot set it up for the library", a->name);
+		return -EPROTO;
+	}
+	if (!*ro_end) {
+		*ro_end = shmk_now_ns() + RO_INIT_WAIT_NS;
+	} else if (shmk_now_ns() > *ro_end) {
+		shmk_reason("nobody set arena '%s' up for the library within "
+			    "%llu ms (made through the raw /dev/shmk ABI?), and "
+			    "a read-only member cannot", a->name,
+			    RO_INIT_WAIT_NS / 1000000);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* We hold the init word (LM_INIT_BUSY | our id): lay the header out. */
+static int init_claimed(struct shmk_arena *a, uint32_t mm, uint32_t refs,
+			uint32_t resv, bool wipe)
+{
+	struct lm_geom geom;
+	int r;
+
+	r = lm_layout(a->size, mm, refs, resv, &geom);
+	if (r) {
+		too_small(a, mm, refs, resv);
+		st_rel(&a->hdr->init, 0);
+		a->be->wake(a, offsetof(struct lm_hdr, init), SHMK_WAKE_ALL);
+		return r;
+	}
+	init_header(a, &geom, wipe);
+	CRASHPOINT("init:done");
+	st_rel(&a->hdr->init, LM_INIT_DONE);
+	a->be->wake(a, offsetof(struct lm_hdr, init), SHMK_WAKE_ALL);
+	return check_header(a);
+}
+
+/*
+ * The first member to see the word at 0 initialises the library header.
+ * Others wait for LM_INIT_DONE. If the initialiser dies half-way (its id
+ * is no longer live with the generation first seen, or the id is now ours)
+ * a waiter takes over and starts from scratch.
+ */
+static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
+{
+	uint32_t mm, refs, resv, v, who = 0, who_gen = 0, g;
+	uint64_t ro_end = 0;
+	struct timespec ts;
+	int r;
+
+	if (a->size < 2 * LM_PAGE) {
+		shmk_reason("arena '%s' has %llu bytes: the library needs at "
+			    "least %u", a->name, (unsigned long long)a->size,
+			    2 * LM_PAGE);
+		return -ENOSPC;
+	}
+	a->hdr = (struct lm_hdr *)a->base;
+	lib_params(a, o, &mm, &refs, &resv);
 	for (;;) {
 		v = ld_acq(&a->hdr->init);
 		if (v == LM_INIT_DONE)
@@ -277,23 +331,9 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 			 * nobody set up for the library (raw ABI users) is
 			 * -EPROTO, not a hang.
 			 */
-			if (v == 0 && a->created) {
-				shmk_reason("arena '%s' was created by this "
-					    "read-only member, which cannot "
-					    "set it up for the library",
-					    a->name);
-				return -EPROTO;
-			}
-			if (!ro_end) {
-				ro_end = shmk_now_ns() + RO_INIT_WAIT_NS;
-			} else if (shmk_now_ns() > ro_end) {
-				shmk_reason("nobody set arena '%s' up for the "
-					    "library within %llu ms (made "
-					    "through the raw /dev/shmk ABI?), "
-					    "and a read-only member cannot",
-					    a->name, RO_INIT_WAIT_NS / 1000000);
-				return -EPROTO;
-			}
+			r = ro_init_wait(a, v, &ro_end);
+			if (r)
+				return r;
 			goto wait;
 		}
 		if (v == 0 || (v & LM_INIT_BUSY)) {
@@ -312,25 +352,12 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 				}
 			}
 			if (dead) {
-				wipe = v != 0;
+				bool wipe = v != 0;
+
 				if (!cas_sc(&a->hdr->init, &v,
 					    LM_INIT_BUSY | a->id))
 					continue;
-				r = lm_layout(a->size, mm, refs, resv, &geom);
-				if (r) {
-					too_small(a, mm, refs, resv);
-					st_rel(&a->hdr->init, 0);
-					a->be->wake(a, offsetof(struct lm_hdr,
-								init),
-						    SHMK_WAKE_ALL);
-					return r;
-				}
-				init_header(a, &geom, wipe);
-				CRASHPOINT("init:done");
-				st_rel(&a->hdr->init, LM_INIT_DONE);
-				a->be->wake(a, offsetof(struct lm_hdr, init),
-					    SHMK_WAKE_ALL);
-				return check_header(a);
+				return init_claimed(a, mm, refs, resv, wipe);
 			}
 		}
 wait:
@@ -466,21 +493,18 @@ static int check_opts(const struct shmk_arena_opts *o)
 	return 0;
 }
 
-static int arena_open(const char *name, const struct shmk_arena_opts *o,
-		      unsigned int flags, bool create, struct shmk_arena **out)
+/*
+ * Check the arguments of a create or attach; for a create, *@o becomes
+ * @def: the caller's options with the defaults shmk.h documents filled
+ * in, for the backend too.
+ */
+static int open_args(const char *name, const struct shmk_arena_opts **o,
+		     unsigned int flags, bool create,
+		     struct shmk_arena_opts *def)
 {
-	struct epoll_event e = { .events = EPOLLIN };
-	struct shmk_arena_opts def;
-	struct shmk_arena *a;
 	unsigned int allowed;
 	int r;
 
-	shmk_reason_clear();
-	if (!out) {
-		shmk_reason("no place for the handle (out is NULL)");
-		return -EINVAL;
-	}
-	*out = NULL;
 	r = shmk_name_ok(name);
 	if (r)
 		return r;
@@ -491,30 +515,34 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 		bad_flags(flags, allowed, create);
 		return -EINVAL;
 	}
-	if (o) {
-		r = check_opts(o);
+	if (*o) {
+		r = check_opts(*o);
 		if (r)
 			return r;
 	}
-	if (create) {
-		/* The defaults shmk.h documents, for the backend too. */
-		if (o)
-			def = *o;
-		else
-			memset(&def, 0, sizeof(def));
-		if (!def.size)
-			def.size = LM_DEF_SIZE;
-		if (!def.mode)
-			def.mode = LM_DEF_MODE;
-		if (!def.max_members)
-			def.max_members = LM_DEF_MEMBERS;
-		o = &def;
-	}
-	a = calloc(1, sizeof(*a));
-	if (!a) {
-		r = -ENOMEM;
-		goto fail_nomem;
-	}
+	if (!create)
+		return 0;
+	if (*o)
+		*def = **o;
+	else
+		memset(def, 0, sizeof(*def));
+	if (!def->size)
+		def->size = LM_DEF_SIZE;
+	if (!def->mode)
+		def->mode = LM_DEF_MODE;
+	if (!def->max_members)
+		def->max_members = LM_DEF_MEMBERS;
+	*o = def;
+	return 0;
+}
+
+/* A handle with its locks, and no fd yet. */
+static struct shmk_arena *handle_new(void)
+{
+	struct shmk_arena *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
 	a->epfd = a->evfd = -1;
 	a->reclaim_exits = shmk_pump_and_reclaim;
 	a->nonce = shmk_random64();
@@ -524,6 +552,31 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 	pthread_mutex_init(&a->al_lock, NULL);
 	pthread_mutex_init(&a->j_lock, NULL);
 	pthread_cond_init(&a->j_cond, NULL);
+	return a;
+}
+
+static int arena_open(const char *name, const struct shmk_arena_opts *o,
+		      unsigned int flags, bool create, struct shmk_arena **out)
+{
+	struct epoll_event e = { .events = EPOLLIN };
+	struct shmk_arena_opts def;
+	struct shmk_arena *a;
+	int r;
+
+	shmk_reason_clear();
+	if (!out) {
+		shmk_reason("no place for the handle (out is NULL)");
+		return -EINVAL;
+	}
+	*out = NULL;
+	r = open_args(name, &o, flags, create, &def);
+	if (r)
+		return r;
+	a = handle_new();
+	if (!a) {
+		r = -ENOMEM;
+		goto fail_nomem;
+	}
 	a->be = pick_backend(flags, &r, &a->be_why);
 	if (!a->be)
 		goto fail;
