@@ -3,7 +3,7 @@
  * Messaging internals shared by queue.c and session.c: the queue's layout
  * in the arena, and the wrappers through which messaging uses the core
  * (the core's interface for it is the last section of core/shmk_int.h).
- * See MSG_DESIGN.md for the rules.
+ * See Documentation/messaging-design.md for the rules.
  *
  * The messaging layer (lib/msg/) owns the receive queues (queue.c:
  * layout, send, receive, lanes, tickets, repair after a producer's death)
@@ -289,7 +289,8 @@ static inline uint32_t mq_probe_cons(const struct shmk_queue *q)
  * The library's member slot (LIVE + generation until a reclaim starts) is
  * only a cheap first look: when it says "live, not reclaimed", the
  * member's memory cannot have been reclaimed yet. (It can wrongly say
- * FREE for a live member, see MSG_DESIGN.md: so "no" is double-checked.)
+ * FREE for a live member, see Documentation/messaging-design.md: so
+ * "no" is double-checked.)
  */
 static inline bool msg_not_reclaimed(struct shmk_arena *a, uint32_t id,
 				     uint32_t gen)

@@ -11,7 +11,8 @@
  * afterwards that the producer's memory was not reclaimed meanwhile.
  * Senders waiting for room take tickets and are admitted in order, as
  * many at once as there is room for.
- * MSG_DESIGN.md states every rule; the comments below point at them.
+ * Documentation/messaging-design.md states every rule; the comments below
+ * point at them.
  */
 #include "msg_int.h"
 

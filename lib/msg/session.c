@@ -7,8 +7,8 @@
  * slot. Its receive queue is shared with every client (each holds a
  * reference); every client's receive queue is shared with the server.
  * Control messages travel in the same queues as data, told apart by the
- * kind in the descriptor's user flags. MSG_DESIGN.md gives the protocol
- * and what happens at each death.
+ * kind in the descriptor's user flags. Documentation/messaging-design.md
+ * gives the protocol and what happens at each death.
  *
  * This file holds what both sides do: the application's inbox and
  * events, the fd watcher, the session object, receive (which hands
