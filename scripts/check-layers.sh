@@ -31,7 +31,12 @@ say() {
 }
 
 [ -d "$LIB/core" ] || { echo "check-layers: no $LIB/core" >&2; exit 2; }
-objs=$(find "$OBJ" -name '*.o' 2>/dev/null | sort)
+# Only the objects of today's sources: a tree built before a move keeps
+# stale ones (lib/.obj/a/arena.o beside core/arena.o).
+objs=$(find "$OBJ" -name '*.o' 2>/dev/null | sort | while read -r o; do
+	s=${o#"$OBJ"/}
+	if [ -f "$LIB/${s%.o}.c" ]; then echo "$o"; fi
+done)
 [ -n "$objs" ] || {
 	echo "check-layers: no objects under $OBJ (make -C $LIB)" >&2
 	exit 2
