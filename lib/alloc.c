@@ -426,11 +426,12 @@ static uint32_t reserve_take(struct shmk_arena *a, uint32_t n)
 	uint32_t r = s->reserve_page, rn = s->reserve_npages;
 	struct lm_page *d;
 
-	if (r >= a->g.npages || rn < n)
+	if (r >= a->g.npages || rn < n || rn > a->g.npages - r)
 		return LM_NONE;
 	d = lm_desc(a, r);
+	/* The slot's copy must agree with the page map, which is the truth. */
 	if (ld_acq(&d->tag) != PG_TAG(PG_RESERVE, 0) ||
-	    ld_rlx(&d->owner) != a->id)
+	    ld_rlx(&d->owner) != a->id || ld_rlx(&d->npages) != rn)
 		return LM_NONE;
 	if (rn > n) {
 		struct lm_page *e = lm_desc(a, r + n);
