@@ -77,15 +77,37 @@ static int lock_once(struct shmk_arena *a, struct lm_lock *l, uint64_t off,
 }
 
 /*
+ * Is the owner a lock word names gone for good? An id no member can have
+ * (a scribbled word), or one the backend says is not live. The death of
+ * a live owner reaches the word through its robust list; a word that is
+ * in no list (or in a scribbled one) is only ever freed by this check.
+ */
+static bool owner_gone(struct shmk_arena *a, uint32_t owner)
+{
+	uint32_t g;
+
+	if (owner == a->id)
+		return false;
+	if (owner > a->g.member_max)
+		return true;
+	return a->be->member(a, owner, &g) == 0;
+}
+
+/* A waiter looks at the owner again after at most this long. */
+#define LOCK_RECHECK_NS	(1000 * 1000000LL)
+
+/*
  * @abs: deadline, NULL to wait forever; (const struct timespec *)1 means
  * "try only". Waits never return early for membership events: the death
- * of the owner reaches the word itself (OWNER_DIED + wake).
+ * of the owner reaches the word itself (OWNER_DIED + wake), or, if the
+ * owner is found gone without that, the waiter marks the word so itself.
  */
 int lm_lock_acquire(struct shmk_arena *a, uint64_t off,
 		    const struct timespec *abs)
 {
 	struct lm_lock *l = A_PTR(a, off);
 	uint32_t extra = 0, v, owner;
+	struct timespec slice;
 	int r;
 
 	for (;;) {
@@ -99,6 +121,14 @@ int lm_lock_acquire(struct shmk_arena *a, uint64_t off,
 				return r;
 			continue;
 		}
+		if (owner_gone(a, owner)) {
+			/* as the robust walk would have: free, owner died */
+			if (cas_sc(&l->word, &v, (v & SHMK_LOCK_WAITERS) |
+				   SHMK_LOCK_OWNER_DIED))
+				a->be->wake(a, off + LM_LOCK_DELTA,
+					    SHMK_WAKE_ALL);
+			continue;
+		}
 		if (abs == (const struct timespec *)1)
 			return -EBUSY;
 		if (!(v & SHMK_LOCK_WAITERS)) {
@@ -107,11 +137,18 @@ int lm_lock_acquire(struct shmk_arena *a, uint64_t off,
 			v |= SHMK_LOCK_WAITERS;
 		}
 		extra = SHMK_LOCK_WAITERS;
-		r = shmk_wait_internal(a, off + LM_LOCK_DELTA, v, abs,
+		shmk_deadline(&slice, LOCK_RECHECK_NS);
+		if (abs && (abs->tv_sec < slice.tv_sec ||
+			    (abs->tv_sec == slice.tv_sec &&
+			     abs->tv_nsec < slice.tv_nsec)))
+			slice = *abs;
+		r = shmk_wait_internal(a, off + LM_LOCK_DELTA, v, &slice,
 				       SHMK_WAIT_NO_EVENTS);
-		if (r == -ETIMEDOUT || r == -EINTR)
+		if (r == -ETIMEDOUT && abs && shmk_deadline_passed(abs))
 			return r;
-		if (r < 0 && r != -EAGAIN)
+		if (r == -EINTR)
+			return r;
+		if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT)
 			return r;
 	}
 }
