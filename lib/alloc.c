@@ -352,14 +352,35 @@ static void heap_rebuild(struct shmk_arena *a)
 	a->hdr->heap_epoch++;
 }
 
+/*
+ * How long a member waits for the heap lock, which is held for a few
+ * stores at a time: a holder that keeps it longer is stopped, or the word
+ * names a live member that does not hold it (scribbled). Then the call
+ * fails with -ETIMEDOUT instead of hanging. Tests may shorten it.
+ */
+#ifdef SHMK_TEST_HOOKS
+long long shmk__heap_lock_wait_ns = LM_HEAP_LOCK_WAIT_NS;
+#define HEAP_LOCK_WAIT_NS	shmk__heap_lock_wait_ns
+#else
+#define HEAP_LOCK_WAIT_NS	LM_HEAP_LOCK_WAIT_NS
+#endif
+
 /* A signal does not end the wait (a few stores under it; as pthreads). */
 int lm_heap_lock(struct shmk_arena *a)
 {
+	struct timespec ts;
 	int r;
 
+	shmk_deadline(&ts, HEAP_LOCK_WAIT_NS);
 	do {
-		r = lm_lock_acquire(a, heap_lock_off(), NULL);
+		r = lm_lock_acquire(a, heap_lock_off(), &ts);
 	} while (r == -EINTR);
+	if (r == -ETIMEDOUT)
+		shmk_areason(a, "the heap lock of arena '%s' stayed taken "
+			     "for %lld ms (by member %u)", a->name,
+			     (long long)HEAP_LOCK_WAIT_NS / 1000000,
+			     ld_rlx(&a->hdr->heap_lock.word) &
+			     SHMK_LOCK_OWNER_MASK);
 
 	if (r == -EOWNERDEAD) {
 		heap_rebuild(a);

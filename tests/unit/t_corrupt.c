@@ -49,6 +49,64 @@ START_TEST(reserve_length_beyond_heap)
 }
 END_TEST
 
+/*
+ * A lock word naming an owner that is gone without its death reaching
+ * the word (an id no member has, or a member not live): waiters waited
+ * for ever (shmk_lock_acquire() until its timeout, the heap lock for
+ * ever). Now the waiter frees it as the owner's robust walk would have.
+ */
+START_TEST(lock_owner_gone)
+{
+	char name[64];
+	struct shmk_arena *a = ut_arena("lkgone", 256 * KB, 0, name);
+	uint32_t bad[] = { a->g.member_max + 1, 1000, a->id + 1 };
+	struct lm_lock *l;
+	uint64_t off;
+	unsigned int i;
+
+	ck_ok(shmk_alloc(a, sizeof(*l), 0, 0, &off));
+	ck_ok(shmk_lock_init(a, off));
+	l = shmk_arena_ptr(a, off);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		l->word = bad[i];	/* the scribble */
+		ck_assert_int_eq(shmk_lock_acquire(a, off, 2000000000LL),
+				 -EOWNERDEAD);
+		ck_ok(shmk_lock_consistent(a, off));
+		ck_ok(shmk_lock_release(a, off));
+	}
+	/* the heap lock: an allocation must not wait for ever */
+	a->hdr->heap_lock.word = a->g.member_max + 1;
+	ck_ok(shmk_alloc(a, 100, 0, 0, &off));
+	ck_ok(shmk_arena_detach(a));
+}
+END_TEST
+
+extern long long shmk__heap_lock_wait_ns;
+
+/*
+ * The heap lock word names a live member that does not release it (a
+ * scribble, or a member stopped in the middle): allocations waited for
+ * ever. Now they fail after a bound.
+ */
+START_TEST(heap_lock_held_by_live_member)
+{
+	char name[64];
+	struct shmk_arena *a = ut_arena("hlive", 256 * KB, 0, name);
+	struct shmk_arena *b = ut_join(name);
+	uint64_t off, t0;
+
+	shmk__heap_lock_wait_ns = 300 * 1000000LL;
+	ck_ok(shmk_lock_acquire(a, offsetof(struct lm_hdr, heap_lock), 0));
+	t0 = ut_now_ms();
+	ck_assert_int_eq(shmk_alloc(b, 5000, 0, 0, &off), -ETIMEDOUT);
+	ck_assert_uint_lt(ut_now_ms() - t0, 5000);
+	ck_ok(shmk_lock_release(a, offsetof(struct lm_hdr, heap_lock)));
+	ck_ok(shmk_alloc(b, 5000, 0, 0, &off));
+	ck_ok(shmk_arena_detach(b));
+	ck_ok(shmk_arena_detach(a));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("corrupt");
@@ -56,6 +114,8 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, reserve_length_beyond_heap);
+	tcase_add_test(tc, lock_owner_gone);
+	tcase_add_test(tc, heap_lock_held_by_live_member);
 	suite_add_tcase(s, tc);
 	return ut_run(s);
 }
