@@ -213,9 +213,41 @@ int lm_lock_consistent(struct shmk_arena *a, uint64_t off)
 	return -EPERM;
 }
 
+static bool is_robust_head(const struct shmk_arena *a, uint64_t off);
+
+/*
+ * Does this member hold no lock? Its list is in the arena, where anyone
+ * may scribble over it: a list whose entries are no locks of ours (a bad
+ * link, an entry owned by another) holds nothing of ours, and is reset,
+ * or the member could never detach. The walk is bounded and checked as
+ * the robust walk is.
+ */
 bool lm_robust_empty(struct shmk_arena *a)
 {
-	return ld_acq(&robust_head(a)->next) == robust_head_off(a);
+	struct shmk_robust_head *h = robust_head(a);
+	uint64_t hoff = robust_head_off(a), cur;
+	unsigned int n = 0;
+	bool held = false;
+
+	pthread_mutex_lock(&a->rl_lock);
+	cur = ld_acq(&h->next);
+	while (cur != hoff && n++ < ROBUST_WALK_LIMIT) {
+		struct lm_lock *l;
+
+		if (is_robust_head(a, cur) ||
+		    !off_ok(a, cur, sizeof(struct lm_lock), 8))
+			break;
+		l = A_PTR(a, cur);
+		if ((ld_acq(&l->word) & SHMK_LOCK_OWNER_MASK) == a->id) {
+			held = true;
+			break;
+		}
+		cur = ld_acq(&l->next);
+	}
+	if (!held && cur != hoff)
+		st_rel(&h->next, hoff);
+	pthread_mutex_unlock(&a->rl_lock);
+	return !held;
 }
 
 static void robust_mark(struct shmk_arena *a, uint64_t woff, uint32_t dead)

@@ -107,6 +107,46 @@ START_TEST(heap_lock_held_by_live_member)
 }
 END_TEST
 
+/*
+ * A scribbled robust list head (this member's list of held locks): the
+ * member could never detach (-EBUSY, "still holds a lock") though it
+ * held none. A lock it does hold still keeps it from detaching.
+ */
+START_TEST(robust_list_scribbled)
+{
+	char name[64];
+	struct shmk_arena *a = ut_arena("rlist", 256 * KB, 0, name);
+	struct shmk_arena *b = ut_join(name);
+	uint64_t bad[] = { 8, 12, a->size - 8, a->size + 64, ~0ULL, 0 };
+	struct lm_slot *s = lm_slot(b, b->id);
+	uint64_t off, other;
+	unsigned int i;
+
+	ck_ok(shmk_alloc(a, sizeof(struct lm_lock), 0, 0, &off));
+	ck_ok(shmk_lock_init(a, off));
+	ck_ok(shmk_alloc(a, sizeof(struct lm_lock), 0, 0, &other));
+	ck_ok(shmk_lock_init(a, other));
+	ck_ok(shmk_lock_acquire(a, other, 0));	/* a's, not b's */
+	bad[5] = other;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_ok(shmk_lock_acquire(b, off, 0));
+		ck_assert_int_eq(shmk_arena_detach(b), -EBUSY);
+		ck_ok(shmk_lock_release(b, off));
+		s->robust.next = bad[i];	/* the scribble */
+		if (i + 1 < sizeof(bad) / sizeof(bad[0])) {
+			ck_assert(lm_robust_empty(b));
+			ck_assert_uint_eq(s->robust.next,
+					  b->g.slots_off + (uint64_t)b->id *
+					  LM_SLOT_SIZE +
+					  offsetof(struct lm_slot, robust));
+		}
+	}
+	ck_ok(shmk_arena_detach(b));
+	ck_ok(shmk_lock_release(a, other));
+	ck_ok(shmk_arena_detach(a));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("corrupt");
@@ -116,6 +156,7 @@ int main(void)
 	tcase_add_test(tc, reserve_length_beyond_heap);
 	tcase_add_test(tc, lock_owner_gone);
 	tcase_add_test(tc, heap_lock_held_by_live_member);
+	tcase_add_test(tc, robust_list_scribbled);
 	suite_add_tcase(s, tc);
 	return ut_run(s);
 }
