@@ -147,6 +147,34 @@ START_TEST(robust_list_scribbled)
 }
 END_TEST
 
+/*
+ * The library's init word holds a value no initialiser writes: attachers
+ * waited for ever for it to change. Now -EUCLEAN at once.
+ */
+START_TEST(init_word_scribbled)
+{
+	char name[64];
+	struct shmk_arena *a = ut_arena("initw", 256 * KB, 0, name);
+	uint32_t bad[] = { 7, LM_INIT_DONE | 1, LM_INIT_BUSY,
+			   LM_INIT_BUSY | LM_INIT_DONE, LM_INIT_BUSY | 0xffff,
+			   0xffffffffU };
+	struct shmk_arena *b;
+	unsigned int i;
+	uint64_t t0;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		a->hdr->init = bad[i];	/* the scribble */
+		t0 = ut_now_ms();
+		ck_assert_int_eq(shmk_arena_attach(name, 0, &b), -EUCLEAN);
+		ck_assert_uint_lt(ut_now_ms() - t0, 2000);
+	}
+	a->hdr->init = LM_INIT_DONE;
+	b = ut_join(name);
+	ck_ok(shmk_arena_detach(b));
+	ck_ok(shmk_arena_detach(a));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("corrupt");
@@ -157,6 +185,7 @@ int main(void)
 	tcase_add_test(tc, lock_owner_gone);
 	tcase_add_test(tc, heap_lock_held_by_live_member);
 	tcase_add_test(tc, robust_list_scribbled);
+	tcase_add_test(tc, init_word_scribbled);
 	suite_add_tcase(s, tc);
 	return ut_run(s);
 }
