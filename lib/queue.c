@@ -309,8 +309,16 @@ static int ring_try(struct shmk_queue *q, const struct shmk_qmsg *m)
 	struct shmk_arena *a = q->a;
 	struct mq_slot *s;
 	uint64_t pos, c, want, t;
+	uint32_t odd = 0;
 
 	for (;;) {
+		/*
+		 * Slots that are neither this lap's nor the last one's are
+		 * met only while the tail lags; more than a few laps of them
+		 * are a ring that somebody scribbled over.
+		 */
+		if (odd > 2 * q->cap + 64)
+			return -EUCLEAN;
 		pos = ld_acq(&h->tail);
 		s = &q->ring[pos & q->mask];
 		c = ld_acq(&s->ctl);
@@ -356,9 +364,11 @@ static int ring_try(struct shmk_queue *q, const struct shmk_qmsg *m)
 			 * producer that died before it moved the tail. The
 			 * tail lags (or pos is stale: then the CAS fails).
 			 */
+			odd++;
 			cas_sc(&h->tail, &pos, pos + 1);
 			continue;
 		}
+		odd++;
 		cpu_relax();	/* stale tail: reload */
 	}
 }
@@ -653,12 +663,12 @@ static int send_wait(struct shmk_queue *q, const struct shmk_qmsg *m,
 			break;
 		}
 		r = ring_try(q, m);
-		if (r == 0)
+		if (r != -EAGAIN)
 			break;
 		fadd_sc(&h->swaiters, 1);
 		v = ld_acq(&h->space_seq);
 		r = ring_try(q, m);
-		if (r == 0) {
+		if (r != -EAGAIN) {
 			fsub_sc(&h->swaiters, 1);
 			break;
 		}
