@@ -521,15 +521,30 @@ static bool cons_gone(struct shmk_queue *q)
 	return !c || !msg_alive(q->a, (uint32_t)(c >> 32), (uint32_t)c);
 }
 
+#define TK_SPIN_NS	(2 * 1000000000ULL)
+
 static int tk_take(struct shmk_queue *q, const struct timespec *abs,
 		   uint32_t *out)
 {
 	struct mq_hdr *h = q->h;
-	uint32_t t, tt, s, v;
-	uint64_t c, want;
+	uint32_t t, tt, s, v, spins = 0;
+	uint64_t c, want, t0 = 0;
 	int r;
 
 	for (;;) {
+		/*
+		 * Each turn that does not wait follows another sender's
+		 * step, which takes a moment: spinning for TK_SPIN_NS means
+		 * counters or words that somebody scribbled over.
+		 */
+		if (++spins % 256 == 0) {
+			if (abs && shmk_deadline_passed(abs))
+				return -ETIMEDOUT;
+			if (!t0)
+				t0 = shmk_now_ns();
+			else if (shmk_now_ns() - t0 > TK_SPIN_NS)
+				return -EUCLEAN;
+		}
 		t = ld_acq(&h->tk_next);
 		c = ld_acq(&h->tk[t % MQ_TICKETS]);
 		if (c == 0) {
@@ -571,7 +586,7 @@ static int tk_take(struct shmk_queue *q, const struct timespec *abs,
 			/* admitted, still sending: tk_done() wakes us */
 			fadd_sc(&h->swaiters, 1);
 			v = ld_acq(&h->space_seq);
-			r = 0;
+			r = -EAGAIN;	/* not slept */
 			if (ld_acq(&h->tk[t % MQ_TICKETS]) == c)
 				r = msg_wait(q->a, woff(q, &h->space_seq), v,
 					     abs, LM_WAIT_NOLOCALQ);
@@ -584,6 +599,10 @@ static int tk_take(struct shmk_queue *q, const struct timespec *abs,
 			tk_settle(q);
 		} else if (r == -ETIMEDOUT || r == -EINTR) {
 			return r;
+		}
+		if (r != -EAGAIN) {
+			spins = 0;	/* it slept */
+			t0 = 0;
 		}
 	}
 }
