@@ -475,11 +475,35 @@ static uint32_t reserve_take(struct shmk_arena *a, uint32_t n)
 	return r;
 }
 
+/*
+ * Does the page map agree that the @n pages at @p, which the tree says
+ * are free, are? (The tree is derived; someone may have scribbled on it.)
+ * Interior pages of runs are tag 0 too: a head inside is what is seen.
+ */
+static bool run_free_in_map(struct shmk_arena *a, uint32_t p, uint32_t n)
+{
+	uint32_t q;
+
+	if (p >= a->g.npages || n > a->g.npages - p)
+		return false;
+	for (q = p; q < p + n; q++)
+		if (ld_acq(&lm_desc(a, q)->tag))
+			return false;
+	return true;
+}
+
 /* Allocate a run of @n pages. */
 static uint32_t run_alloc(struct shmk_arena *a, uint32_t n, unsigned int flags)
 {
 	uint32_t p = tree_find(a, n, flags & SHMK_ALLOC_LONG);
 
+	if (p != LM_NONE && !run_free_in_map(a, p, n)) {
+		/* the tree disagrees with the map: rebuild it from the map */
+		heap_rebuild(a);
+		p = tree_find(a, n, flags & SHMK_ALLOC_LONG);
+		if (p != LM_NONE && !run_free_in_map(a, p, n))
+			return LM_NONE;
+	}
 	if (p != LM_NONE) {
 		tree_set(a, p, n, ASSIGN_USED);
 		a->hdr->free_pages -= n;
@@ -516,7 +540,7 @@ static void reserve_refill_locked(struct shmk_arena *a)
 	if (!want || (old != LM_NONE && s->reserve_npages >= want))
 		return;
 	p = tree_find(a, want, true);
-	if (p == LM_NONE)
+	if (p == LM_NONE || !run_free_in_map(a, p, want))
 		return;
 	tree_set(a, p, want, ASSIGN_USED);
 	a->hdr->free_pages -= want;

@@ -175,6 +175,41 @@ START_TEST(init_word_scribbled)
 }
 END_TEST
 
+/*
+ * The free-run tree (derived from the page map) says pages are free that
+ * the map says are not, or that are past the heap: run_alloc() handed
+ * them out, past the arena's end. Now the map is asked, and the tree
+ * rebuilt from it when they disagree.
+ */
+START_TEST(tree_disagrees_with_map)
+{
+	char name[64];
+	struct shmk_arena *a = ut_arena("tree", 256 * KB, 4096, name);
+	struct lm_node *t = (struct lm_node *)(a->base + a->g.tree_off);
+	uint64_t off[4];
+	unsigned int i, pass;
+
+	ck_assert_uint_gt(a->g.leaves, a->g.npages);
+	for (pass = 0; pass < 2; pass++) {
+		ck_ok(shmk_alloc(a, 3 * LM_PAGE, 0, 0, &off[0]));
+		/* the scribble: the root says everything is free */
+		t[1].best = t[1].pre = t[1].suf = a->g.leaves;
+		t[1].lazy = 1;
+		for (i = 1; i < 4; i++) {
+			ck_ok(shmk_alloc(a, LM_PAGE,
+					 pass ? 0 : SHMK_ALLOC_LONG, 0, &off[i]));
+			ck_assert_uint_le(off[i] + LM_PAGE, heap_end(a));
+			ck_assert(off[i] >= off[0] + 3 * LM_PAGE ||
+				  off[i] + LM_PAGE <= off[0]);
+		}
+		for (i = 0; i < 4; i++)
+			ck_ok(shmk_free(a, off[i]));
+		ut_check(a);
+	}
+	ck_ok(shmk_arena_detach(a));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("corrupt");
@@ -186,6 +221,7 @@ int main(void)
 	tcase_add_test(tc, heap_lock_held_by_live_member);
 	tcase_add_test(tc, robust_list_scribbled);
 	tcase_add_test(tc, init_word_scribbled);
+	tcase_add_test(tc, tree_disagrees_with_map);
 	suite_add_tcase(s, tc);
 	return ut_run(s);
 }
