@@ -130,8 +130,10 @@ static int q_bind(struct shmk_queue *q, uint64_t off, uint64_t len)
 	q->pend = (uint64_t *)((uint8_t *)h + po);
 	q->lane = (struct mq_lane *)((uint8_t *)h + lo);
 	q->ring = (struct mq_slot *)((uint8_t *)h + ro);
-	q->ents_per_blk = (h->block_bytes - sizeof(struct mq_blk)) /
-		sizeof(struct mq_ent);
+	q->block_bytes = q->nlanes ? h->block_bytes : 0;
+	q->ents_per_blk = q->nlanes ? (q->block_bytes -
+				       sizeof(struct mq_blk)) /
+		sizeof(struct mq_ent) : 0;
 	return 0;
 }
 
@@ -724,7 +726,7 @@ static struct mq_blk *BLK(struct shmk_queue *q, uint64_t off)
 static bool blk_ok(struct shmk_queue *q, uint64_t off)
 {
 	return off && !(off & 63) && off < q->a->size &&
-		q->h->block_bytes <= q->a->size - off;
+		q->block_bytes <= q->a->size - off;
 }
 
 static void pend_set(struct shmk_queue *q, uint32_t i)
@@ -792,7 +794,7 @@ static int lane_grow(struct shmk_queue *q, uint64_t base)
 		off = q->spare[--q->nspare];
 		q->st_reuse++;
 	} else {
-		r = shmk_alloc(q->a, q->h->block_bytes, 0, 0, &off);
+		r = shmk_alloc(q->a, q->block_bytes, 0, 0, &off);
 		if (r)
 			return r;
 		q->st_alloc++;
