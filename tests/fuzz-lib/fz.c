@@ -30,7 +30,7 @@
 
 /* test hooks of the library (util.c) */
 extern long shmk__crash_after;
-extern const char *shmk__crash_filter;
+extern long long shmk__heap_lock_wait_ns;
 
 #define NH	4	/* handles of this process */
 #define NB	32	/* tracked blocks */
@@ -757,6 +757,21 @@ static void op_qshare(struct world *w, struct in *in)
 	}
 }
 
+/* The overflow blocks a producer writes lie inside their allocations. */
+static void blocks_fit(struct world *w, struct q *q)
+{
+	uint64_t need = sizeof(struct mq_blk) +
+		(uint64_t)q->q->ents_per_blk * sizeof(struct mq_ent), n;
+	uint32_t i;
+
+	for (i = 0; i < q->q->nblk; i++) {
+		if (E(shmk_alloc_usable(w->h[q->h], q->q->blk[i], &n)) == 0 &&
+		    n < need)
+			die("a queue writes an overflow block past its end",
+			    (long long)n);
+	}
+}
+
 static void op_qsend(struct world *w, struct in *in)
 {
 	struct q *q = qpick(w, in);
@@ -773,6 +788,8 @@ static void op_qsend(struct world *w, struct in *in)
 		if (E(shmk_queue_send(q->q, &m, (k & 1) ? SHMK_QSEND_WAIT : 0,
 				      (k & 1) ? 1000000 : 0)) < 0)
 			break;
+	if (q->q->nlanes)
+		blocks_fit(w, q);
 }
 
 static void op_qrecv(struct world *w, struct in *in)
@@ -977,6 +994,8 @@ int fz_run(const struct fz_ops *ops, const uint8_t *data, size_t size)
 
 	memset(&w, 0, sizeof(w));
 	w.ops = ops;
+	/* a heap lock held for ever fails the call after this long */
+	shmk__heap_lock_wait_ns = 50 * 1000000LL;
 	world_open(&w, &in);
 	run_ops(&w, &in, 0);
 	world_close(&w);
