@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ extern long long shmk__heap_lock_wait_ns;
 #define NL	8	/* tracked locks */
 #define NQ	4	/* tracked queues */
 #define NO	48	/* tracked objects (corruption targets) */
+#define NCL	2	/* session clients */
 #define MAX_OPS	64
 
 /* Sizes of the portable backend's object header (backend_portable.c). */
@@ -79,6 +81,11 @@ struct world {
 	struct obj o[NO];
 	int no;
 	bool child;
+	/* sessions: a server served by a thread, clients of this process */
+	struct shmk_session *srv;
+	struct shmk_session *cl[NCL];
+	pthread_t thr;
+	int stop;
 };
 
 /* ---- input ----------------------------------------------------------- */
@@ -852,6 +859,9 @@ static void op_peer(struct world *w, struct in *in)
 		for (i = 0; i < NQ; i++)
 			cw.q[i].q = NULL;
 		cw.nb = cw.nr = cw.nl = cw.nt = 0;
+		for (i = 0; i < NCL; i++)
+			cw.cl[i] = NULL;
+		cw.srv = NULL;
 		alarm(20);
 		if (shmk_arena_attach(w->name, SHMK_OPEN_PORTABLE, &cw.h[0]))
 			_exit(0);
@@ -872,6 +882,131 @@ static void op_peer(struct world *w, struct in *in)
 }
 
 /* -- sessions: a server and a client handle in this process -- */
+
+static void note_session_objs(struct world *w, struct shmk_session *s)
+{
+	struct shmk_queue *q = shmk_session_queue(s);
+	uint64_t root, off;
+
+	if (q)
+		note_queue(w, q);
+	if (w->size > 8 + offsetof(struct lm_hdr, roots)) {
+		memcpy(&root, w->obj + w->hdr_size +
+		       offsetof(struct lm_hdr, roots), 8);
+		off = root & ((1ULL << 40) - 1);
+		if (off && off < w->size - 128)
+			obj_add(w, off, 128);	/* the server's directory */
+	}
+}
+
+/* The server: receive, send data back to its sender, until stopped. */
+static void *srv_main(void *arg)
+{
+	struct world *w = arg;
+	struct shmk_arena *a = shmk_session_arena(w->srv);
+	struct shmk_msg m;
+	unsigned int n = 0;
+	int r;
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		r = E(shmk_session_recv(w->srv, &m, 5000000));
+		if (r != 1 || m.type != SHMK_MSG_DATA)
+			continue;
+		if (m.ref && ++n % 4 == 0) {
+			/* to the subscribers; the caller keeps its ref */
+			E(shmk_server_publish(w->srv, 0, m.ref, m.tag, 0));
+			E(shmk_buf_drop(a, m.ref));
+			continue;
+		}
+		if (E(shmk_session_send(w->srv, m.peer, m.ref, m.tag, 0, 0)) &&
+		    m.ref)
+			E(shmk_buf_drop(a, m.ref));
+	}
+	return NULL;
+}
+
+static int cpick(struct world *w, struct in *in)
+{
+	int k = u8(in) % NCL, i;
+
+	for (i = 0; i < NCL; i++)
+		if (w->cl[(k + i) % NCL])
+			return (k + i) % NCL;
+	return -1;
+}
+
+static void op_sconnect(struct world *w, struct in *in)
+{
+	struct shmk_client_opts o;
+	uint32_t k = u8(in);
+	int i;
+
+	for (i = 0; i < NCL; i++)
+		if (!w->cl[i])
+			break;
+	if (i == NCL || !w->srv)
+		return;
+	memset(&o, 0, sizeof(o));
+	o.queue_capacity = 4U << (k % 3);
+	o.flags = ((k & 8) ? SHMK_CLIENT_BOUNDED : 0) |
+		((k & 16) ? SHMK_CLIENT_NO_RECONNECT : 0);
+	o.open_flags = SHMK_OPEN_PORTABLE;
+	if (E(shmk_client_connect(w->name, &o, 500000000, &w->cl[i])) == 0)
+		note_session_objs(w, w->cl[i]);
+}
+
+static void op_ssend(struct world *w, struct in *in)
+{
+	int c = cpick(w, in);
+	uint32_t k = u8(in);
+	struct shmk_arena *a;
+	shmk_ref_t ref = 0;
+
+	if (c < 0)
+		return;
+	a = shmk_session_arena(w->cl[c]);
+	if ((k & 1) && E(shmk_buf_create(a, k * 4, 16, 0, 0, &ref)))
+		return;
+	if (E(shmk_session_send(w->cl[c], SHMK_PEER_SERVER, ref, k,
+				(k & 2) ? SHMK_SEND_KEEP : 0, 0)) && ref)
+		E(shmk_buf_drop(a, ref));
+	else if ((k & 2) && ref)
+		E(shmk_buf_drop(a, ref));
+}
+
+static void op_srecv(struct world *w, struct in *in)
+{
+	struct shmk_session_info si;
+	int c = cpick(w, in), r;
+	uint32_t k = u8(in);
+	struct shmk_arena *a;
+	struct shmk_msg m;
+	const void *p;
+	size_t len;
+
+	if (c < 0)
+		return;
+	a = shmk_session_arena(w->cl[c]);
+	switch (k % 4) {
+	case 0:
+	case 1:
+		r = E(shmk_session_recv(w->cl[c], &m, (k & 4) ? 2000000 : 0));
+		if (r == 1 && m.type == SHMK_MSG_DATA && m.ref) {
+			if (E(shmk_buf_data(a, m.ref, &p, &len)) == 0)
+				in_heap_ptr(w, a, p, len);
+			E(shmk_buf_drop(a, m.ref));
+		}
+		break;
+	case 2:
+		E(shmk_session_info(w->cl[c], &si));
+		E(shmk_client_subscribe(w->cl[c], k));
+		break;
+	case 3:
+		E(shmk_session_close(w->cl[c]));
+		w->cl[c] = NULL;
+		break;
+	}
+}
 
 struct op {
 	unsigned int group;
@@ -918,6 +1053,11 @@ static const struct op optab[] = {
 	{ FZ_G_QUEUE, op_qsend },
 	{ FZ_G_QUEUE, op_qrecv },
 	{ FZ_G_QUEUE, op_qrecv },
+	{ FZ_G_SESSION, op_sconnect },
+	{ FZ_G_SESSION, op_ssend },
+	{ FZ_G_SESSION, op_ssend },
+	{ FZ_G_SESSION, op_srecv },
+	{ FZ_G_SESSION, op_srecv },
 	{ FZ_G_PEER, op_peer },
 	{ ~0U, corrupt },
 	{ ~0U, corrupt },
@@ -950,15 +1090,31 @@ static int world_open(struct world *w, struct in *in)
 	snprintf(w->name, sizeof(w->name), "fzlib-%s-%d", w->ops->name,
 		 (int)getpid());
 	shmk_arena_remove(w->name, SHMK_OPEN_PORTABLE);
-	memset(&o, 0, sizeof(o));
-	o.size = (16 + (k % 8) * 8) * 4096;
-	o.max_members = 2 + (k >> 3) % 4;
-	o.refs_per_member = 8 << ((k >> 5) % 3);
-	o.reserve_bytes = (k >> 7) * 8192;
-	o.mode = 0600;
-	r = shmk_arena_create(w->name, &o, SHMK_OPEN_PORTABLE, &w->h[0]);
-	if (r)
-		die("cannot create the arena", r);
+	if (w->ops->mask & FZ_G_SESSION) {
+		struct shmk_server_opts so;
+
+		memset(&so, 0, sizeof(so));
+		so.arena_size = (64 + (k % 4) * 64) * 1024;
+		so.max_clients = 2 + (k >> 2) % 3;
+		so.refs_per_member = 64;
+		so.queue_capacity = 8U << ((k >> 4) % 3);
+		so.open_flags = SHMK_OPEN_PORTABLE;
+		r = shmk_server_start(w->name, &so, &w->srv);
+		if (r)
+			die("cannot start the server", r);
+		w->h[0] = shmk_session_arena(w->srv);
+	} else {
+		memset(&o, 0, sizeof(o));
+		o.size = (16 + (k % 8) * 8) * 4096;
+		o.max_members = 2 + (k >> 3) % 4;
+		o.refs_per_member = 8 << ((k >> 5) % 3);
+		o.reserve_bytes = (k >> 7) * 8192;
+		o.mode = 0600;
+		r = shmk_arena_create(w->name, &o, SHMK_OPEN_PORTABLE,
+				      &w->h[0]);
+		if (r)
+			die("cannot create the arena", r);
+	}
 	a = w->h[0];
 	w->g = a->g;
 	w->size = a->size;
@@ -973,6 +1129,11 @@ static int world_open(struct world *w, struct in *in)
 	if (w->obj == MAP_FAILED)
 		die("cannot map the arena's object", errno);
 	w->hdr_size = w->obj_size - w->size;
+	if (w->srv) {
+		note_session_objs(w, w->srv);
+		if (pthread_create(&w->thr, NULL, srv_main, w))
+			die("cannot start the server thread", errno);
+	}
 	return 0;
 }
 
@@ -980,9 +1141,19 @@ static void world_close(struct world *w)
 {
 	int i;
 
+	for (i = 0; i < NCL; i++)
+		if (w->cl[i])
+			E(shmk_session_close(w->cl[i]));
+	if (w->srv) {
+		__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+		pthread_join(w->thr, NULL);
+		w->h[0] = NULL;		/* the session's */
+	}
 	for (i = NH - 1; i >= 0; i--)
 		if (w->h[i])
 			detach(w, i);
+	if (w->srv)
+		E(shmk_session_close(w->srv));
 	munmap(w->obj, w->obj_size);
 	shmk_arena_remove(w->name, SHMK_OPEN_PORTABLE);
 }

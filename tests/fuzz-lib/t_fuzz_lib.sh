@@ -3,11 +3,10 @@
 # make check's short run of the library fuzzers (README.md): each harness
 # runs over its committed corpus (every crash found so far is kept there:
 # the regression tests), then fuzzes for SHMK_FUZZ_LIB_SECS seconds more
-# (default 6), new inputs going to a scratch directory. One TAP line each.
-# shmk-test-timeout: 300
+# (default 5), new inputs going to a scratch directory. One TAP line each.
 set -u
 DIR=${SHMK_TEST_DIR:-$(cd "$(dirname "$0")" && pwd)}
-SECS=${SHMK_FUZZ_LIB_SECS:-6}
+SECS=${SHMK_FUZZ_LIB_SECS:-5}
 FLAGS="-timeout=25 -rss_limit_mb=2048 -max_len=512 -len_control=0"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-lib.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
