@@ -68,6 +68,7 @@ static int lock_once(struct shmk_arena *a, struct lm_lock *l, uint64_t off,
 		CRASHPOINT("lock:entry");
 		st_rel(&h->next, off);
 		CRASHPOINT("lock:linked");
+		a->nheld++;
 	}
 	st_rel(&h->op_pending, SHMK_ROBUST_NONE);
 	pthread_mutex_unlock(&a->rl_lock);
@@ -187,6 +188,8 @@ int lm_lock_release(struct shmk_arena *a, uint64_t off)
 	CRASHPOINT("unlock:unlinked");
 	old = xchg_sc(&l->word, nv);
 	CRASHPOINT("unlock:released");
+	if (a->nheld)
+		a->nheld--;
 	st_rel(&h->op_pending, SHMK_ROBUST_NONE);
 	pthread_mutex_unlock(&a->rl_lock);
 	/*
@@ -216,9 +219,10 @@ int lm_lock_consistent(struct shmk_arena *a, uint64_t off)
 static bool is_robust_head(const struct shmk_arena *a, uint64_t off);
 
 /*
- * Does this member hold no lock? Its list is in the arena, where anyone
- * may scribble over it: a list whose entries are no locks of ours (a bad
- * link, an entry owned by another) holds nothing of ours, and is reset,
+ * Does this member hold no lock? The handle counts the locks it took;
+ * the list is in the arena, where anyone may scribble over it: it must
+ * also show one of them (an entry whose word names us), or what was
+ * taken is no longer ours to release. A list that shows none is reset,
  * or the member could never detach. The walk is bounded and checked as
  * the robust walk is.
  */
@@ -231,7 +235,7 @@ bool lm_robust_empty(struct shmk_arena *a)
 
 	pthread_mutex_lock(&a->rl_lock);
 	cur = ld_acq(&h->next);
-	while (cur != hoff && n++ < ROBUST_WALK_LIMIT) {
+	while (a->nheld && cur != hoff && n++ < ROBUST_WALK_LIMIT) {
 		struct lm_lock *l;
 
 		if (is_robust_head(a, cur) ||

@@ -383,6 +383,8 @@ struct shmk_arena {
 
 	/* Serialises edits of this member's robust list (one op_pending). */
 	pthread_mutex_t rl_lock;
+	/* Locks this handle took and did not release (rl_lock). */
+	uint32_t nheld;
 	/* Protects evq*, rcq*, and calls into be->pump. */
 	pthread_mutex_t ev_lock;
 	/* Serialises shmk_arena_events() (pump, reclaim, pop). */

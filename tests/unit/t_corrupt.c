@@ -141,6 +141,11 @@ START_TEST(robust_list_scribbled)
 					  offsetof(struct lm_slot, robust));
 		}
 	}
+	/* an entry that looks like a lock of b's, though b took none */
+	ck_ok(shmk_alloc(a, sizeof(struct lm_lock), 0, 0, &off));
+	((struct lm_lock *)shmk_arena_ptr(a, off))->word = b->id;
+	s->robust.next = off;
+	ck_assert(lm_robust_empty(b));
 	ck_ok(shmk_arena_detach(b));
 	ck_ok(shmk_lock_release(a, other));
 	ck_ok(shmk_arena_detach(a));
