@@ -7,6 +7,10 @@
  */
 #include "unit.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #define KB	1024ULL
 
 static uint64_t heap_end(const struct shmk_arena *a)
@@ -215,6 +219,53 @@ START_TEST(tree_disagrees_with_map)
 }
 END_TEST
 
+/* The portable backend's object of arena @name, mapped (another view). */
+static uint8_t *map_object(const char *name, size_t *len)
+{
+	char path[128];
+	struct stat st;
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/shm/shmk.%s", name);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	*len = (size_t)st.st_size;
+	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	ck_assert(p != MAP_FAILED);
+	return p;
+}
+
+/*
+ * The portable backend re-read the member table's size from the object
+ * header after checking it: a scribbled one made any_alive() (every
+ * detach) read past the mapping.
+ */
+START_TEST(backend_member_max_scribbled)
+{
+	char name[64];
+	struct shmk_arena *a = ut_arena("ptmax", 256 * KB, 0, name);
+	struct shmk_arena *b = ut_join(name), *c;
+	size_t len;
+	uint8_t *obj = map_object(name, &len);
+	uint32_t bad = 0x7fffffff, mm;
+
+	memcpy(&mm, obj + 12, 4);		/* struct pt_hdr.member_max */
+	ck_assert_uint_eq(mm, a->be_member_max);
+	memcpy(obj + 12, &bad, 4);		/* the scribble */
+	ck_assert_int_eq(shmk_arena_attach(name, 0, &c), -EUCLEAN);
+	ck_ok(shmk_arena_detach(b));
+	memcpy(obj + 12, &mm, 4);
+	b = ut_join(name);
+	memcpy(obj + 12, &bad, 4);
+	ck_ok(shmk_arena_detach(b));
+	ck_ok(shmk_arena_detach(a));
+	munmap(obj, len);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("corrupt");
@@ -227,6 +278,7 @@ int main(void)
 	tcase_add_test(tc, robust_list_scribbled);
 	tcase_add_test(tc, init_word_scribbled);
 	tcase_add_test(tc, tree_disagrees_with_map);
+	tcase_add_test(tc, backend_member_max_scribbled);
 	suite_add_tcase(s, tc);
 	return ut_run(s);
 }
