@@ -19,6 +19,11 @@
 
 #ifdef SHMK_TEST_HOOKS
 void (*shmk__test_hook)(const char *where);
+/* Tests may shorten the waits for another member's reclaim. */
+long long shmk__reclaim_wait_ns = LM_RECLAIM_WAIT_NS;
+#define RECLAIM_WAIT_NS	((uint64_t)shmk__reclaim_wait_ns)
+#else
+#define RECLAIM_WAIT_NS	((uint64_t)LM_RECLAIM_WAIT_NS)
 #endif
 
 /*
@@ -419,7 +424,7 @@ static bool helper_live(struct shmk_arena *a, uint64_t c)
 static int reclaim_one(struct shmk_arena *a, uint32_t id, uint32_t gen)
 {
 	struct lm_slot *s;
-	uint64_t c, mine = LS_MAKE_RECLAIM(a->id, a->gen, gen);
+	uint64_t c, mine = LS_MAKE_RECLAIM(a->id, a->gen, gen), end = 0;
 	bool self = id == a->id && gen == a->gen;
 	int r;
 
@@ -438,7 +443,21 @@ static int reclaim_one(struct shmk_arena *a, uint32_t id, uint32_t gen)
 		} else if (LS_HELPER(c) != a->id && helper_live(a, c)) {
 			if (id != a->id)
 				return -EINPROGRESS;
-			slot_wait(a, id, c);	/* our slot: wait */
+			/*
+			 * Our slot: wait, but not for ever (a live member
+			 * named by a scribbled ctl will never finish).
+			 */
+			if (!end) {
+				end = shmk_now_ns() + RECLAIM_WAIT_NS;
+			} else if (shmk_now_ns() >= end) {
+				shmk_reason("arena '%s': member %u did not "
+					    "finish the reclaim of slot %u in "
+					    "%llu ms", a->name, LS_HELPER(c),
+					    id, (unsigned long long)
+					    RECLAIM_WAIT_NS / 1000000);
+				return -ETIMEDOUT;
+			}
+			slot_wait(a, id, c);
 			continue;
 		}
 		if (cas_sc(&s->ctl, &c, mine))
@@ -933,7 +952,7 @@ int shmk_ev_push(struct shmk_arena *a, const struct shmk_event *ev)
  */
 static int reclaim_settled(struct shmk_arena *a, uint32_t id, uint32_t gen)
 {
-	uint64_t end = shmk_now_ns() + LM_RECLAIM_WAIT_NS, c;
+	uint64_t end = shmk_now_ns() + RECLAIM_WAIT_NS, c;
 	int r;
 
 	for (;;) {

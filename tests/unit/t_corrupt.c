@@ -266,6 +266,32 @@ START_TEST(backend_member_max_scribbled)
 }
 END_TEST
 
+extern long long shmk__reclaim_wait_ns;
+
+/*
+ * The slot a joiner gets says RECLAIM, helper a live member that is not
+ * at it (scribbled): the joiner waited for ever. Now attach fails after
+ * a bound.
+ */
+START_TEST(own_slot_reclaim_never_ends)
+{
+	char name[64];
+	struct shmk_arena *a = ut_arena("slotrc", 256 * KB, 0, name), *b;
+	struct lm_slot *s = lm_slot(a, a->id + 1);
+	uint64_t t0;
+
+	shmk__reclaim_wait_ns = 300 * 1000000LL;
+	s->ctl = LS_MAKE_RECLAIM(a->id, a->gen, 7);	/* the scribble */
+	t0 = ut_now_ms();
+	ck_assert_int_eq(shmk_arena_attach(name, 0, &b), -ETIMEDOUT);
+	ck_assert_uint_lt(ut_now_ms() - t0, 5000);
+	s->ctl = LS_MAKE(LS_FREE, 0, 0);
+	b = ut_join(name);
+	ck_ok(shmk_arena_detach(b));
+	ck_ok(shmk_arena_detach(a));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("corrupt");
@@ -279,6 +305,7 @@ int main(void)
 	tcase_add_test(tc, init_word_scribbled);
 	tcase_add_test(tc, tree_disagrees_with_map);
 	tcase_add_test(tc, backend_member_max_scribbled);
+	tcase_add_test(tc, own_slot_reclaim_never_ends);
 	suite_add_tcase(s, tc);
 	return ut_run(s);
 }
