@@ -32,6 +32,7 @@
 /* test hooks of the library (util.c) */
 extern long shmk__crash_after;
 extern long long shmk__heap_lock_wait_ns;
+extern long long shmk__reclaim_wait_ns;
 
 #define NH	4	/* handles of this process */
 #define NB	32	/* tracked blocks */
@@ -1167,6 +1168,8 @@ int fz_run(const struct fz_ops *ops, const uint8_t *data, size_t size)
 	w.ops = ops;
 	/* a heap lock held for ever fails the call after this long */
 	shmk__heap_lock_wait_ns = 50 * 1000000LL;
+	/* and a reclaim that another member never finishes */
+	shmk__reclaim_wait_ns = 200 * 1000000LL;
 	world_open(&w, &in);
 	run_ops(&w, &in, 0);
 	world_close(&w);
