@@ -231,9 +231,11 @@ void shmk_member_flush(struct shmk_member *m, struct file *file)
 
 /*
  * The slot a new member takes: the lowest never-used one, else the one
- * whose member ended longest ago. A dead member's record (how, status)
- * thus stays readable as long as possible, and an id is reused as late as
- * possible, which gives survivors the most time to reclaim what it owned.
+ * whose member ended longest ago (lowest @end_seq: two ends can read the
+ * same ktime under a coarse guest clock). A dead member's record (how,
+ * status) thus stays readable as long as possible, and an id is reused as
+ * late as possible, which gives survivors the most time to reclaim what it
+ * owned.
  * Called with the arena @lock held.
  */
 static struct shmk_slot *shmk_slot_pick(struct shmk_arena *arena)
@@ -247,7 +249,7 @@ static struct shmk_slot *shmk_slot_pick(struct shmk_arena *arena)
 		if (s->state == SHMK_MEMBER_FREE)
 			return s;
 		if (s->state == SHMK_MEMBER_DEAD &&
-		    (!best || s->end_ns < best->end_ns))
+		    (!best || s->end_seq < best->end_seq))
 			best = s;
 	}
 	return best;
@@ -365,7 +367,7 @@ void shmk_member_end(struct shmk_member *m, u32 how, s32 status)
 
 	arena->slots[m->id - 1].state = SHMK_MEMBER_DEAD;
 	arena->slots[m->id - 1].member = NULL;
-	arena->slots[m->id - 1].end_ns = ev.time_ns;
+	arena->slots[m->id - 1].end_seq = ++arena->end_seq;
 	arena->members_live--;
 	WRITE_ONCE(m->state, SHMK_MS_ENDED);
 

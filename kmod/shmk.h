@@ -127,7 +127,11 @@ struct shmk_user {
 /* Kernel-side view of one member slot. */
 struct shmk_slot {
 	struct shmk_member *member;	/* LIVE only (protected by arena @lock) */
-	u64 end_ns;			/* DEAD: when (protected by arena @lock) */
+	/*
+	 * DEAD: order of ending in the arena, from @end_seq of the arena: a
+	 * clock can give two ends the same time (protected by arena @lock)
+	 */
+	u64 end_seq;
 	u32 generation;			/* (protected by arena @lock) */
 	u32 state;			/* SHMK_MEMBER_* (protected by arena @lock) */
 };
@@ -164,6 +168,7 @@ struct shmk_arena {
 
 	struct mutex lock;		/* see the overview above */
 	u32 members_live;		/* (protected by @lock) */
+	u64 end_seq;			/* ends so far (protected by @lock) */
 	struct shmk_slot *slots;	/* [member_max] (protected by @lock) */
 };
 

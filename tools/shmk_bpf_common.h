@@ -38,7 +38,7 @@ struct shmkt_event {
 
 /*
  * Where libshmk keeps what the probes read in its process-local handle
- * (struct shmk_arena, lib/shmk_int.h). The user side fills these in from
+ * (struct shmk_arena, lib/core/shmk_int.h). The user side fills these in from
  * offsetof() at build time and hands them to the BPF programs as
  * read-only data.
  */
@@ -56,7 +56,7 @@ struct shmkt_lib_layout {
 /*
  * The flags argument of USDT shmk:send and shmk:recv: the descriptor's
  * flags, and bit 32 for a session's queue, whose descriptors carry the
- * session's kind in bits 8..15 (lib/session.c: 1 data, 2 connect, ...,
+ * session's kind in bits 8..15 (lib/msg/session_int.h: 1 data, 2 connect, ...,
  * 11 shutdown) and bit 16 on published copies.
  */
 #define SHMKT_QF_SESSION	(1ULL << 32)	/* MQ_PROBE_SESSION */

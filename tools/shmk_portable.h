@@ -2,7 +2,7 @@
 /*
  * The portable backend's object header, as shmkctl reads it.
  *
- * libshmk keeps this layout private to lib/backend_portable.c (struct
+ * libshmk keeps this layout private to lib/backend/backend_portable.c (struct
  * pt_hdr, PT_VERSION 1): the named object /dev/shm/shmk.<name> starts with
  * it and the user region follows at hdr_size. shmkctl maps the object
  * read-only and never writes it, so reading it does not make shmkctl a

@@ -26,8 +26,8 @@
 #include <bpf/libbpf.h>
 #include <linux/shmk.h>
 
-#include "shmk_int.h"	/* lib/: struct shmk_arena, struct shmk_be_ops */
-#include "msg_int.h"	/* lib/: the probes' flags argument */
+#include "core/shmk_int.h"	/* lib/: struct shmk_arena, struct shmk_be_ops */
+#include "msg/msg_int.h"	/* lib/: the probes' flags argument */
 #include "shmk_tools.h"
 #include "shmk_mount.h"
 

@@ -41,7 +41,7 @@
 #include <linux/shmk.h>
 #include <shmk.h>
 
-#include "shmk_int.h"		/* lib/: struct lm_hdr, struct lm_slot */
+#include "core/shmk_int.h"		/* lib/: struct lm_hdr, struct lm_slot */
 #include "shmk_portable.h"
 #include "shmk_tools.h"		/* shmkt_how_name() only: no libbpf */
 #include "shmk_mount.h"

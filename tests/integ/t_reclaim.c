@@ -2,7 +2,7 @@
 /*
  * Reclaim races, made deterministic with the library's crash points (this
  * test is white-box: it links the core sources built with SHMK_TEST_HOOKS
- * and reads member slots through shmk_int.h). A process is stopped
+ * and reads member slots through lib/core/shmk_int.h). A process is stopped
  * (SIGSTOP) at a named point of its reclaim; the parent sees it stopped
  * with waitpid(WUNTRACED), acts, then continues or kills it.
  *
@@ -15,7 +15,7 @@
  *  4. ... and takes over when that survivor dies.
  */
 #include "common.h"
-#include "shmk_int.h"
+#include "core/shmk_int.h"
 
 #include <pthread.h>
 

@@ -229,10 +229,31 @@ bt_start() {	# CMD
 	done
 }
 # SIGINT to bpftrace: it prints its maps and ends (at most 300 s: under
-# TCG on a loaded host it took more than 120).
+# TCG on a loaded host it took more than 120). The signal is sent again
+# every 10 s while it runs (one CI run saw a bpftrace still running 300 s
+# after one SIGINT, its output complete, on a host loaded to 4 only); a
+# bpftrace that needed more than one, or did not end, is described in the
+# test's output.
 bt_stop() {
-	kill -INT "$(pgrep -s "$BTG" -x bpftrace | head -n 1)" 2>/dev/null
-	wait_end "$BTG" 300
+	btp=$(pgrep -s "$BTG" -x bpftrace | head -n 1)
+	n=0 st=255
+	while [ $n -lt 30 ]; do
+		kill -INT "${btp:-none}" 2>/dev/null
+		n=$((n + 1))
+		wait_end "$BTG" 10
+		st=$?
+		[ $st = 255 ] && kill -0 "$BTG" 2>/dev/null && continue
+		break
+	done
+	[ $n -gt 1 ] && echo "# bpftrace ${btp:-?} was sent $n SIGINTs"
+	if [ $st = 255 ] && kill -0 "$BTG" 2>/dev/null; then
+		echo "# bpftrace ${btp:-?} still runs:"
+		for t in /proc/"$btp"/task/*; do
+			echo "#   task ${t##*/}: $(awk '{ print $2, $3 }' "$t"/stat 2>/dev/null) wchan $(cat "$t"/wchan 2>/dev/null)"
+			sed 's/^/#     /' "$t"/stack 2>/dev/null | head -n 12
+		done
+	fi
+	return $st
 }
 
 # Sum of the counts of the histogram of map line PATTERN in bt.out.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Unit tests: Check suites, white-box (they see lib/shmk_int.h), linked
+ * Unit tests: Check suites, white-box (they see lib/core/shmk_int.h), linked
  * with the library sources built with crash points (SHMK_TEST_HOOKS) and
  * sanitizers. Each test process makes its own arenas, named uniquely.
  */
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "shmk.h"
-#include "shmk_int.h"
+#include "core/shmk_int.h"
 
 /* test hooks in the library (util.c) */
 extern long shmk__crash_after;

@@ -861,7 +861,7 @@ int lm_alloc(struct shmk_arena *a, uint64_t size, unsigned int flags,
 		if (w == -ETIMEDOUT || w == -EINTR)
 			return w;
 		if (w == SHMK_WAIT_EVENT)
-			shmk_pump_and_reclaim(a);	/* dead members' memory */
+			a->reclaim_exits(a);	/* dead members' memory */
 		else if (w < 0 && w != -EAGAIN)
 			return w;
 	}
@@ -1373,15 +1373,6 @@ int lm_heap_check(struct shmk_arena *a, char *msg, size_t len,
 
 /* ---- public ---------------------------------------------------------- */
 
-static int alloc_check(const struct shmk_arena *a)
-{
-	if (!a || !a->lib_ready)
-		return -EINVAL;
-	if (a->rdonly)
-		return -EROFS;
-	return 0;
-}
-
 SHMK_EXPORT int shmk_alloc(struct shmk_arena *a, size_t size,
 			   unsigned int flags, int64_t timeout_ns,
 			   uint64_t *off)
@@ -1389,7 +1380,7 @@ SHMK_EXPORT int shmk_alloc(struct shmk_arena *a, size_t size,
 	struct timespec ts, *abs = NULL;
 	uint64_t usable;
 	uint32_t c, cur;
-	int r = alloc_check(a);
+	int r = lm_check_rw(a);
 
 	if (r)
 		return r;
@@ -1430,7 +1421,7 @@ SHMK_EXPORT int shmk_alloc(struct shmk_arena *a, size_t size,
 
 SHMK_EXPORT int shmk_free(struct shmk_arena *a, uint64_t off)
 {
-	int r = alloc_check(a);
+	int r = lm_check_rw(a);
 	ERRNO_SAVE;
 
 	if (r)
@@ -1454,25 +1445,10 @@ SHMK_EXPORT int shmk_alloc_usable(struct shmk_arena *a, uint64_t off,
 	return r;
 }
 
-SHMK_EXPORT int shmk_alloc_reclaim(struct shmk_arena *a, uint32_t id,
-				   uint32_t gen)
-{
-	int r = alloc_check(a);
-	ERRNO_SAVE;
-
-	if (r)
-		return r;
-	if (id == a->id && gen == a->gen)
-		return -EBUSY;
-	r = lm_reclaim(a, id, gen);
-	ERRNO_RESTORE;
-	return r;
-}
-
 SHMK_EXPORT int shmk_alloc_stats(struct shmk_arena *a,
 				 struct shmk_alloc_stats *st)
 {
-	int r = alloc_check(a);
+	int r = lm_check_rw(a);
 	ERRNO_SAVE;
 
 	if (r)
@@ -1487,7 +1463,7 @@ SHMK_EXPORT int shmk_alloc_stats(struct shmk_arena *a,
 SHMK_EXPORT int shmk_alloc_member_used(struct shmk_arena *a, uint32_t id,
 				       uint64_t *bytes)
 {
-	int r = alloc_check(a);
+	int r = lm_check_rw(a);
 	ERRNO_SAVE;
 
 	if (r)
@@ -1495,36 +1471,6 @@ SHMK_EXPORT int shmk_alloc_member_used(struct shmk_arena *a, uint32_t id,
 	if (!bytes || id == 0 || id > a->g.member_max)
 		return -EINVAL;
 	r = lm_member_used(a, id, bytes);
-	ERRNO_RESTORE;
-	return r;
-}
-
-SHMK_EXPORT int shmk_arena_check(struct shmk_arena *a, unsigned int flags,
-				 char *msg, size_t msglen)
-{
-	char own[SHMK_REASON_MAX];
-	uint64_t *bufs = NULL;
-	uint32_t nb = 0;
-	int r = alloc_check(a);
-	ERRNO_SAVE;
-
-	if (r)
-		return r;
-	if (flags & ~SHMK_CHECK_REFS)
-		return -EINVAL;
-	if (!msg || !msglen) {	/* the reason is wanted all the same */
-		msg = own;
-		msglen = sizeof(own);
-	}
-	msg[0] = '\0';
-	r = lm_heap_check(a, msg, msglen, &nb, &bufs);
-	if (r == 0)
-		r = lm_buf_check_refs(a, bufs, nb, msg, msglen,
-				      flags & SHMK_CHECK_REFS);
-	free(bufs);
-	if (r)
-		shmk_areason(a, "arena '%s': %s", a->name,
-			     msg[0] ? msg : strerror(-r));
 	ERRNO_RESTORE;
 	return r;
 }

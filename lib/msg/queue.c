@@ -11,7 +11,8 @@
  * afterwards that the producer's memory was not reclaimed meanwhile.
  * Senders waiting for room take tickets and are admitted in order, as
  * many at once as there is room for.
- * MSG_DESIGN.md states every rule; the comments below point at them.
+ * Documentation/messaging-design.md states every rule; the comments below
+ * point at them.
  */
 #include "msg_int.h"
 
@@ -203,7 +204,7 @@ SHMK_EXPORT int shmk_queue_create(struct shmk_arena *a,
 	for (i = 0; i < cap; i++)
 		((struct mq_slot *)((uint8_t *)h + ro))[i].ctl =
 			SC_MAKE(i, SC_FREE, 0, 0);
-	st_rel(&h->cons, ((uint64_t)a->id << 32) | a->gen);
+	st_rel(&h->cons, shmk_self_mkey(a));
 	st_rel(&h->magic, MQ_MAGIC);
 	r = q_bind(q, bi.data_offset, bi.len);
 	if (r)
@@ -520,7 +521,7 @@ static bool cons_gone(struct shmk_queue *q)
 {
 	uint64_t c = ld_acq(&q->h->cons);
 
-	return !c || !msg_alive(q->a, (uint32_t)(c >> 32), (uint32_t)c);
+	return !c || !msg_alive(q->a, shmk_mkey_id(c), shmk_mkey_gen(c));
 }
 
 #define TK_SPIN_NS	(2 * 1000000000ULL)
@@ -814,7 +815,7 @@ static int lane_grow(struct shmk_queue *q, uint64_t base)
 
 static int lane_claim(struct shmk_queue *q)
 {
-	uint64_t c, want = LN_OWNED | ((uint64_t)q->a->id << 32) | q->a->gen;
+	uint64_t c, want = LN_OWNED | shmk_self_mkey(q->a);
 	uint32_t i;
 
 	for (i = 0; i < q->nlanes; i++) {
@@ -1491,7 +1492,7 @@ int mq_recall_own(struct shmk_queue *q)
 
 void mq_stop_consuming(struct shmk_queue *q)
 {
-	uint64_t c = ((uint64_t)q->a->id << 32) | q->a->gen;
+	uint64_t c = shmk_self_mkey(q->a);
 
 	if (!q->consumer)
 		return;
@@ -1508,19 +1509,19 @@ void mq_stop_consuming(struct shmk_queue *q)
 /* Consumer: make member @id/@gen the consumer (hot restart). */
 int mq_hand_over(struct shmk_queue *q, uint32_t id, uint32_t gen)
 {
-	uint64_t c = ((uint64_t)q->a->id << 32) | q->a->gen;
+	uint64_t c = shmk_self_mkey(q->a);
 
 	if (!q->consumer)
 		return -EPERM;
 	st_rel(&q->h->head, q->head);
-	if (!cas_sc(&q->h->cons, &c, ((uint64_t)id << 32) | gen))
+	if (!cas_sc(&q->h->cons, &c, shmk_mkey(id, gen)))
 		return -EBUSY;
 	q->consumer = false;
 	mq_kick(q);
 	return 0;
 }
 
-/* The consumer of @q as (id << 32 | gen), 0 if closed. */
+/* The consumer of @q as a member key (shmk_mkey()), 0 if closed. */
 uint64_t mq_consumer(struct shmk_queue *q)
 {
 	return ld_acq(&q->h->cons);
@@ -1533,11 +1534,11 @@ SHMK_EXPORT int shmk_queue_take_over(struct shmk_queue *q)
 	if (!q)
 		return -EINVAL;
 	c = ld_acq(&q->h->cons);
-	if (c && c != (((uint64_t)q->a->id << 32) | q->a->gen) &&
-	    msg_alive(q->a, (uint32_t)(c >> 32), (uint32_t)c))
+	if (c && c != shmk_self_mkey(q->a) &&
+	    msg_alive(q->a, shmk_mkey_id(c), shmk_mkey_gen(c)))
 		return -EBUSY;
 	q->head = ld_acq(&q->h->head);
-	st_sc(&q->h->cons, ((uint64_t)q->a->id << 32) | q->a->gen);
+	st_sc(&q->h->cons, shmk_self_mkey(q->a));
 	q->consumer = true;
 	q->need_repair = true;
 	return 0;
@@ -1613,7 +1614,7 @@ SHMK_EXPORT int shmk_queue_stats(struct shmk_queue *q,
 	st->capacity = q->cap;
 	st->flags = h->flags;
 	c = ld_acq(&h->cons);
-	st->consumer = (uint32_t)(c >> 32);
+	st->consumer = shmk_mkey_id(c);
 	st->consumer_gen = (uint32_t)c;
 	head = q->consumer ? q->head : ld_acq(&h->head);
 	tail = ld_acq(&h->tail);
