@@ -131,7 +131,8 @@ struct pt {
 	uint64_t logpos;
 	uint64_t stuck_pos;	/* 1 + a record seen unpublished, since: */
 	uint64_t stuck_ns;
-	uint32_t member_max;
+	uint32_t member_max;	/* these three as checked, never re-read */
+	uint64_t hdr_size, user_size;
 	struct pt_peer *peer;	/* [member_max + 1] */
 	char shm_name[SHMK_NAME_MAX + 8];
 	char path[SHMK_NAME_MAX + 24];
@@ -627,7 +628,7 @@ static int claim_slot(struct shmk_arena *a, struct pt *p)
 /* Any member still running? Dead LIVE slots are left for scan(). */
 static bool any_alive(struct pt *p, uint32_t except)
 {
-	uint32_t id, max = ld_acq(&p->h->member_max);
+	uint32_t id, max = p->member_max;	/* validated, not re-read */
 	uint64_t ctl;
 
 	for (id = 1; id <= max; id++) {
@@ -683,6 +684,10 @@ static int map_object(struct pt *p)
 		return -EUCLEAN;
 	}
 	p->map_size = (size_t)st.st_size;
+	/* the size of the member table as checked: it is never re-read */
+	p->member_max = tmp.member_max;
+	p->hdr_size = tmp.hdr_size;
+	p->user_size = tmp.user_size;
 	h = mmap(NULL, p->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd,
 		 0);
 	if (h == MAP_FAILED)
@@ -718,7 +723,6 @@ static int alloc_peers(struct pt *p)
 {
 	uint32_t i;
 
-	p->member_max = p->h->member_max;
 	p->peer = calloc(p->member_max + 1, sizeof(*p->peer));
 	if (!p->peer)
 		return -ENOMEM;
@@ -824,6 +828,9 @@ static int create_object(struct shmk_arena *a, struct pt *p,
 	p->h->magic = PT_MAGIC;
 	p->h->version = PT_VERSION;
 	p->h->member_max = member_max;
+	p->member_max = member_max;
+	p->hdr_size = hs;
+	p->user_size = user_size;
 	p->h->hdr_size = hs;
 	p->h->user_size = user_size;
 	p->h->flags = (flags & SHMK_OPEN_PERSISTENT) ? PT_F_PERSISTENT : 0;
@@ -1030,8 +1037,8 @@ static int pt_open(struct shmk_arena *a, const char *name,
 	a->bp = p;
 	a->created = creator;
 	a->be_member_max = p->member_max;
-	a->size = p->h->user_size;
-	a->base = (uint8_t *)p->h + p->h->hdr_size;
+	a->size = p->user_size;
+	a->base = (uint8_t *)p->h + p->hdr_size;
 	if ((flags & SHMK_OPEN_RDONLY) &&
 	    mprotect(a->base, a->size, PROT_READ) < 0) {
 		r = -errno;

@@ -324,6 +324,20 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 		v = ld_acq(&a->hdr->init);
 		if (v == LM_INIT_DONE)
 			return check_header(a);
+		/*
+		 * Anything but 0, DONE or BUSY | a member id is no value an
+		 * initialiser writes: waiting for it to change would be for
+		 * ever.
+		 */
+		if (v != 0 && (!(v & LM_INIT_BUSY) ||
+			       (v & ~LM_INIT_BUSY) == 0 ||
+			       (v & ~LM_INIT_BUSY) > a->be_member_max ||
+			       (v & ~LM_INIT_BUSY) > LM_MEMBERS_MAX)) {
+			shmk_reason("arena '%s' is corrupt: its library init "
+				    "word is %#x, which no member writes",
+				    a->name, v);
+			return -EUCLEAN;
+		}
 		if (a->rdonly) {
 			/*
 			 * We cannot write the header. Wait for a writer that

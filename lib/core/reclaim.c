@@ -60,10 +60,18 @@ static bool helper_live(struct shmk_arena *a, uint64_t c)
  * is replaced; every step below is idempotent, so a replacement simply
  * runs them all again. -EINPROGRESS: a live helper is at it.
  */
+#ifdef SHMK_TEST_HOOKS
+/* Tests may shorten the wait for another member's reclaim of our slot. */
+long long shmk__reclaim_wait_ns = LM_RECLAIM_WAIT_NS;
+#define RECLAIM_WAIT_NS	((uint64_t)shmk__reclaim_wait_ns)
+#else
+#define RECLAIM_WAIT_NS	((uint64_t)LM_RECLAIM_WAIT_NS)
+#endif
+
 static int reclaim_one(struct shmk_arena *a, uint32_t id, uint32_t gen)
 {
 	struct lm_slot *s;
-	uint64_t c, mine = LS_MAKE_RECLAIM(a->id, a->gen, gen);
+	uint64_t c, mine = LS_MAKE_RECLAIM(a->id, a->gen, gen), end = 0;
 	bool self = id == a->id && gen == a->gen;
 	int r;
 
@@ -82,7 +90,21 @@ static int reclaim_one(struct shmk_arena *a, uint32_t id, uint32_t gen)
 		} else if (LS_HELPER(c) != a->id && helper_live(a, c)) {
 			if (id != a->id)
 				return -EINPROGRESS;
-			slot_wait(a, id, c);	/* our slot: wait */
+			/*
+			 * Our slot: wait, but not for ever (a live member
+			 * named by a scribbled ctl will never finish).
+			 */
+			if (!end) {
+				end = shmk_now_ns() + RECLAIM_WAIT_NS;
+			} else if (shmk_now_ns() >= end) {
+				shmk_reason("arena '%s': member %u did not "
+					    "finish the reclaim of slot %u in "
+					    "%llu ms", a->name, LS_HELPER(c),
+					    id, (unsigned long long)
+					    RECLAIM_WAIT_NS / 1000000);
+				return -ETIMEDOUT;
+			}
+			slot_wait(a, id, c);
 			continue;
 		}
 		if (cas_sc(&s->ctl, &c, mine))
@@ -210,7 +232,7 @@ int shmk_pump_and_reclaim(struct shmk_arena *a)
 		memmove(a->rcq, a->rcq + 1, (a->rcq_len - 1) * sizeof(*a->rcq));
 		a->rcq_len--;
 		pthread_mutex_unlock(&a->ev_lock);
-		reclaim_settled(a, item.id, item.gen, LM_RECLAIM_WAIT_NS);
+		reclaim_settled(a, item.id, item.gen, RECLAIM_WAIT_NS);
 	}
 	return r;
 }

@@ -449,6 +449,8 @@ struct shmk_arena {
 	 */
 	/* Serialises edits of this member's robust list (one op_pending). */
 	pthread_mutex_t rl_lock;
+	/* Locks this handle took and did not release (rl_lock). */
+	uint32_t nheld;
 	/* Protects evq*, rcq*, and calls into be->pump. */
 	pthread_mutex_t ev_lock;
 	/* Serialises shmk_arena_events() (pump, reclaim, pop). */
@@ -697,6 +699,8 @@ int lm_block_lookup(struct shmk_arena *a, uint64_t off, uint64_t *usable,
 		    bool *is_buf, bool *allocated);
 int lm_block_mark_buf(struct shmk_arena *a, uint64_t off);
 int lm_heap_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);
+/* The longest wait for the heap lock: then -ETIMEDOUT (alloc.c). */
+#define LM_HEAP_LOCK_WAIT_NS	(5 * 1000000000LL)
 int lm_heap_lock(struct shmk_arena *a);
 void lm_heap_unlock(struct shmk_arena *a);
 int lm_heap_check(struct shmk_arena *a, char *msg, size_t len,

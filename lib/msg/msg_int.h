@@ -190,6 +190,7 @@ struct shmk_queue {
 	struct mq_lane *lane;
 	uint64_t *pend;
 	uint32_t cap, mask, nlanes, ents_per_blk;
+	uint32_t block_bytes;		/* validated at bind: not re-read */
 	uint32_t me_gen18;
 	bool consumer;			/* created it or took over */
 	bool sess;			/* a session's queue (probes only) */

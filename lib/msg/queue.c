@@ -131,8 +131,10 @@ static int q_bind(struct shmk_queue *q, uint64_t off, uint64_t len)
 	q->pend = (uint64_t *)((uint8_t *)h + po);
 	q->lane = (struct mq_lane *)((uint8_t *)h + lo);
 	q->ring = (struct mq_slot *)((uint8_t *)h + ro);
-	q->ents_per_blk = (h->block_bytes - sizeof(struct mq_blk)) /
-		sizeof(struct mq_ent);
+	q->block_bytes = q->nlanes ? h->block_bytes : 0;
+	q->ents_per_blk = q->nlanes ? (q->block_bytes -
+				       sizeof(struct mq_blk)) /
+		sizeof(struct mq_ent) : 0;
 	return 0;
 }
 
@@ -310,8 +312,16 @@ static int ring_try(struct shmk_queue *q, const struct shmk_qmsg *m)
 	struct shmk_arena *a = q->a;
 	struct mq_slot *s;
 	uint64_t pos, c, want, t;
+	uint32_t odd = 0;
 
 	for (;;) {
+		/*
+		 * Slots that are neither this lap's nor the last one's are
+		 * met only while the tail lags; more than a few laps of them
+		 * are a ring that somebody scribbled over.
+		 */
+		if (odd > 2 * q->cap + 64)
+			return -EUCLEAN;
 		pos = ld_acq(&h->tail);
 		s = &q->ring[pos & q->mask];
 		c = ld_acq(&s->ctl);
@@ -357,9 +367,11 @@ static int ring_try(struct shmk_queue *q, const struct shmk_qmsg *m)
 			 * producer that died before it moved the tail. The
 			 * tail lags (or pos is stale: then the CAS fails).
 			 */
+			odd++;
 			cas_sc(&h->tail, &pos, pos + 1);
 			continue;
 		}
+		odd++;
 		cpu_relax();	/* stale tail: reload */
 	}
 }
@@ -512,15 +524,30 @@ static bool cons_gone(struct shmk_queue *q)
 	return !c || !msg_alive(q->a, shmk_mkey_id(c), shmk_mkey_gen(c));
 }
 
+#define TK_SPIN_NS	(2 * 1000000000ULL)
+
 static int tk_take(struct shmk_queue *q, const struct timespec *abs,
 		   uint32_t *out)
 {
 	struct mq_hdr *h = q->h;
-	uint32_t t, tt, s, v;
-	uint64_t c, want;
+	uint32_t t, tt, s, v, spins = 0;
+	uint64_t c, want, t0 = 0;
 	int r;
 
 	for (;;) {
+		/*
+		 * Each turn that does not wait follows another sender's
+		 * step, which takes a moment: spinning for TK_SPIN_NS means
+		 * counters or words that somebody scribbled over.
+		 */
+		if (++spins % 256 == 0) {
+			if (abs && shmk_deadline_passed(abs))
+				return -ETIMEDOUT;
+			if (!t0)
+				t0 = shmk_now_ns();
+			else if (shmk_now_ns() - t0 > TK_SPIN_NS)
+				return -EUCLEAN;
+		}
 		t = ld_acq(&h->tk_next);
 		c = ld_acq(&h->tk[t % MQ_TICKETS]);
 		if (c == 0) {
@@ -562,7 +589,7 @@ static int tk_take(struct shmk_queue *q, const struct timespec *abs,
 			/* admitted, still sending: tk_done() wakes us */
 			fadd_sc(&h->swaiters, 1);
 			v = ld_acq(&h->space_seq);
-			r = 0;
+			r = -EAGAIN;	/* not slept */
 			if (ld_acq(&h->tk[t % MQ_TICKETS]) == c)
 				r = msg_wait(q->a, woff(q, &h->space_seq), v,
 					     abs, LM_WAIT_NOLOCALQ);
@@ -575,6 +602,10 @@ static int tk_take(struct shmk_queue *q, const struct timespec *abs,
 			tk_settle(q);
 		} else if (r == -ETIMEDOUT || r == -EINTR) {
 			return r;
+		}
+		if (r != -EAGAIN) {
+			spins = 0;	/* it slept */
+			t0 = 0;
 		}
 	}
 }
@@ -654,12 +685,12 @@ static int send_wait(struct shmk_queue *q, const struct shmk_qmsg *m,
 			break;
 		}
 		r = ring_try(q, m);
-		if (r == 0)
+		if (r != -EAGAIN)
 			break;
 		fadd_sc(&h->swaiters, 1);
 		v = ld_acq(&h->space_seq);
 		r = ring_try(q, m);
-		if (r == 0) {
+		if (r != -EAGAIN) {
 			fsub_sc(&h->swaiters, 1);
 			break;
 		}
@@ -696,7 +727,7 @@ static struct mq_blk *BLK(struct shmk_queue *q, uint64_t off)
 static bool blk_ok(struct shmk_queue *q, uint64_t off)
 {
 	return off && !(off & 63) && off < q->a->size &&
-		q->h->block_bytes <= q->a->size - off;
+		q->block_bytes <= q->a->size - off;
 }
 
 static void pend_set(struct shmk_queue *q, uint32_t i)
@@ -764,7 +795,7 @@ static int lane_grow(struct shmk_queue *q, uint64_t base)
 		off = q->spare[--q->nspare];
 		q->st_reuse++;
 	} else {
-		r = shmk_alloc(q->a, q->h->block_bytes, 0, 0, &off);
+		r = shmk_alloc(q->a, q->block_bytes, 0, 0, &off);
 		if (r)
 			return r;
 		q->st_alloc++;
