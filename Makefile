@@ -12,6 +12,8 @@
 #   make check-debug  module suite on a lockdep/KASAN/kmemleak debug kernel
 #   make torture      kill -9 torture, N=<kills> (default 1000), both backends
 #   make soak         torture for SECS seconds under a CPU and memory hog
+#   make fuzz         libFuzzer harnesses of the library, FUZZ_SECS=<s> each
+#                     (default 60; tests/fuzz-lib/README.md)
 #   make fuzz-kmod    randomized syscall fuzzer of the module, CALLS=<n> (VM)
 #   make fuzz-kmod-debug  the same on the debug kernel (KASAN, lockdep)
 #   make demo         client/server demo with crash recovery (in the VM)
@@ -43,7 +45,7 @@ LIMIT_ARGS := max_arenas=12 reserved_arenas=3 max_arenas_per_ns=6 \
 	max_bytes_per_ns=2097152
 # Suites the host runs (portable backend).
 HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture \
-	tests/docs tests/examples tests/model
+	tests/docs tests/examples tests/fuzz-lib tests/model
 export KVER KDIR VMLINUZ BUILD
 
 # Installation directories. Configuration read by udev and modprobe goes
@@ -77,7 +79,7 @@ DKMS_KO := $(DKMS_BUILD)/tree/shmk/$(VERSION)/$(KVER)/$(shell uname -m)/module/s
 .PHONY: all deps module lib tests examples tools bench demo check check-host \
 	check-pkg check-vm check-vm-suite check-vm-limits check-vm-tracing \
 	check-autoload \
-	check-debug torture soak fuzz-kmod fuzz-kmod-debug model \
+	check-debug torture soak fuzz fuzz-kmod fuzz-kmod-debug model \
 	clean lint checkpatch sparse install uninstall install-lib \
 	install-tools install-data install-dkms-src dkms-install \
 	dkms-uninstall dkms-build deb abi-update
@@ -234,6 +236,15 @@ soak: module tests
 		--result $(BUILD)/torture-vm.result tests/torture
 	tests/torture/report.sh $(TORTURE_LOGS) > $(BUILD)/torture-report.md
 	@echo "soak report: $(BUILD)/torture-report.md"
+
+# libFuzzer harnesses of every reader of shared memory in the library
+# (tests/fuzz-lib/README.md), one after the other, FUZZ_SECS seconds each
+# (60 unless given: the 7200 below is fuzz-kmod's), from the committed
+# corpus; new inputs and crashes go to build/fuzz-lib/. make check runs
+# each for a few seconds (tests/fuzz-lib/t_fuzz_lib.sh).
+FUZZ_LIB_SECS = $(if $(filter command line environment,$(origin FUZZ_SECS)),$(FUZZ_SECS),60)
+fuzz:
+	$(MAKE) -C tests/fuzz-lib run FUZZ_SECS=$(FUZZ_LIB_SECS)
 
 # Randomized system-call fuzzer of the module (tests/fuzz-kmod/README.md),
 # long: CALLS calls in all (default 1000000), at most FUZZ_SECS seconds of

@@ -7,7 +7,7 @@
 # Prints TAP-style lines of what is wrong; exit 0 iff nothing is.
 #   scripts/check-spdx.sh [FILE...]   (default: git ls-files, else find)
 cd "$(dirname "$0")/.." || exit 2
-exempt='^(VERSION|COPYING|LICENSES/.*|bench/results/.*|lib/abi/.*\.abi|debian/changelog|debian/copyright|debian/source/format)$'
+exempt='^(VERSION|COPYING|LICENSES/.*|bench/results/.*|lib/abi/.*\.abi|debian/changelog|debian/copyright|debian/source/format|tests/fuzz-lib/corpus/.*)$'
 if [ $# -eq 0 ]; then
 	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 		set -- $(git ls-files --cached --others --exclude-standard)

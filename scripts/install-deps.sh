@@ -5,7 +5,8 @@
 # checks need dkms (openssl: its signing key), debhelper, dh-dkms, lintian
 # and abigail-tools (abidw, abidiff); tests/docs renders the manual pages
 # with man-db; the one-liners of shmk-tracing(7) need bpftrace and perf
-# (linux-perf), on the host and, copied there, in the VM; make model runs
+# (linux-perf), on the host and, copied there, in the VM; tests/fuzz-lib
+# needs clang's libFuzzer runtime (libclang-rt-14-dev); make model runs
 # spin.
 #   scripts/install-deps.sh [--lint]   (--lint also installs linux-source for checkpatch)
 set -eu
@@ -13,7 +14,7 @@ set -eu
 pkgs="build-essential pkg-config check libsubunit-dev systemtap-sdt-dev \
  qemu-system-x86 linux-image-cloud-amd64 linux-headers-cloud-amd64 \
  busybox-static cpio gzip kmod \
- clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
+ clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev \
  bpftrace linux-perf procps binutils \
  gnuplot-nox iceoryx libiceoryx-binding-c-dev libboost-dev \
  dkms openssl debhelper dh-dkms lintian abigail-tools man-db spin"

@@ -56,7 +56,7 @@ struct shmkt_lib_layout {
 /*
  * The flags argument of USDT shmk:send and shmk:recv: the descriptor's
  * flags, and bit 32 for a session's queue, whose descriptors carry the
- * session's kind in bits 8..15 (lib/msg/session.c: 1 data, 2 connect, ...,
+ * session's kind in bits 8..15 (lib/msg/session_int.h: 1 data, 2 connect, ...,
  * 11 shutdown) and bit 16 on published copies.
  */
 #define SHMKT_QF_SESSION	(1ULL << 32)	/* MQ_PROBE_SESSION */

@@ -194,54 +194,46 @@ static void km_attach_reason(const char *name, const struct shmk_attach *at,
 	}
 }
 
-static int km_open(struct shmk_arena *a, const char *name,
-		   const struct shmk_arena_opts *o, unsigned int flags,
-		   bool create)
+/* The VERSION handshake: the module must speak our ABI. */
+static int km_handshake(struct km *k, struct shmk_version *ver)
 {
-	struct epoll_event e = { .events = EPOLLIN };
-	struct shmk_version ver;
-	struct shmk_attach at;
-	struct km *k;
-	void *p;
 	int r;
 
-	k = calloc(1, sizeof(*k));
-	if (!k)
-		return -ENOMEM;
-	k->fd = km_open_dev(a->be_why ? a->be_why : "kmod backend");
-	if (k->fd < 0) {
-		r = k->fd;
-		free(k);
-		return r;
-	}
-	memset(&ver, 0, sizeof(ver));
-	ver.abi_version = SHMK_ABI_VERSION;
-	r = km_ioctl(k->fd, SHMK_IOC_VERSION, &ver);
+	memset(ver, 0, sizeof(*ver));
+	ver->abi_version = SHMK_ABI_VERSION;
+	r = km_ioctl(k->fd, SHMK_IOC_VERSION, ver);
 	if (r < 0) {
 		shmk_reason(SHMK_DEVICE_PATH " refused the version handshake "
 			    "(%s): is it the shmk module?", strerror(-r));
-		goto fail;
+		return r;
 	}
-	if (ver.kernel_abi_version != SHMK_ABI_VERSION) {
+	if (ver->kernel_abi_version != SHMK_ABI_VERSION) {
 		shmk_reason("the shmk module speaks ABI version %u, this "
 			    "library %u: install a module and a library of "
-			    "one release", ver.kernel_abi_version,
+			    "one release", ver->kernel_abi_version,
 			    SHMK_ABI_VERSION);
-		r = -EPROTO;
-		goto fail;
+		return -EPROTO;
 	}
-	k->features = ver.features;
+	k->features = ver->features;
+	return 0;
+}
 
-	memset(&at, 0, sizeof(at));
-	strncpy(at.name, name, SHMK_NAME_MAX - 1);
+/* The ATTACH request for @name, @flags, and @o when creating. */
+static void km_attach_args(struct shmk_attach *at, const struct km *k,
+			   const struct shmk_version *ver, const char *name,
+			   const struct shmk_arena_opts *o, unsigned int flags,
+			   bool create)
+{
+	memset(at, 0, sizeof(*at));
+	strncpy(at->name, name, SHMK_NAME_MAX - 1);
 	if (create) {
-		at.flags = SHMK_ATTACH_CREATE;
+		at->flags = SHMK_ATTACH_CREATE;
 		if (flags & SHMK_OPEN_EXCL)
-			at.flags |= SHMK_ATTACH_EXCL;
+			at->flags |= SHMK_ATTACH_EXCL;
 		if (flags & SHMK_OPEN_PERSISTENT)
-			at.flags |= SHMK_ATTACH_PERSISTENT;
-		at.size = o && o->size ? o->size : (1U << 20);
-		at.mode = o && o->mode ? o->mode : 0600;
+			at->flags |= SHMK_ATTACH_PERSISTENT;
+		at->size = o && o->size ? o->size : LM_DEF_SIZE;
+		at->mode = o && o->mode ? o->mode : LM_DEF_MODE;
 		/*
 		 * As many slots as the library will use: the module hands
 		 * out never-used ids first, and an id past the library's
@@ -253,39 +245,37 @@ static int km_open(struct shmk_arena *a, const char *name,
 
 			if (mm > LM_MEMBERS_MAX)
 				mm = LM_MEMBERS_MAX;
-			at.max_members = mm < ver.member_max ? mm :
-				ver.member_max;
+			at->max_members = mm < ver->member_max ? mm :
+				ver->member_max;
 		}
 	}
 	if (flags & SHMK_OPEN_RDONLY)
-		at.flags |= SHMK_ATTACH_RDONLY;
-	r = km_ioctl(k->fd, SHMK_IOC_ATTACH, &at);
-	if (r < 0) {
-		km_attach_reason(name, &at, r);
-		goto fail;
-	}
-	a->id = at.member_id;
-	a->gen = at.generation;
-	a->trace_id = at.arena_id;
-	a->created = !!(at.out_flags & SHMK_ATTACHED_CREATED);
+		at->flags |= SHMK_ATTACH_RDONLY;
+}
 
-	p = mmap(NULL, at.ctrl_size, PROT_READ, MAP_SHARED, k->fd,
-		 (off_t)at.ctrl_offset);
-	if (p == MAP_FAILED) {
-		r = -errno;
-		goto fail_detach;
-	}
+/*
+ * Map the control region (read-only) and the user region of the arena
+ * just attached, and check the control region's layout before any use.
+ */
+static int km_map(struct shmk_arena *a, struct km *k,
+		  const struct shmk_attach *at, const char *name,
+		  unsigned int flags)
+{
+	void *p;
+
+	p = mmap(NULL, at->ctrl_size, PROT_READ, MAP_SHARED, k->fd,
+		 (off_t)at->ctrl_offset);
+	if (p == MAP_FAILED)
+		return -errno;
 	k->ctrl = p;
-	k->ctrl_size = at.ctrl_size;
-	p = mmap(NULL, at.user_size, PROT_READ |
+	k->ctrl_size = at->ctrl_size;
+	p = mmap(NULL, at->user_size, PROT_READ |
 		 ((flags & SHMK_OPEN_RDONLY) ? 0 : PROT_WRITE), MAP_SHARED,
-		 k->fd, (off_t)at.user_offset);
-	if (p == MAP_FAILED) {
-		r = -errno;
-		goto fail_detach;
-	}
+		 k->fd, (off_t)at->user_offset);
+	if (p == MAP_FAILED)
+		return -errno;
 	a->base = p;
-	a->size = at.user_size;
+	a->size = at->user_size;
 
 	/* Trust nothing: the control page layout is checked before use. */
 	k->members_offset = k->ctrl->members_offset;
@@ -302,10 +292,47 @@ static int km_open(struct shmk_arena *a, const char *name,
 		shmk_reason("the control region of arena '%s' does not have "
 			    "the layout of ABI version %u", name,
 			    SHMK_ABI_VERSION);
-		r = -EPROTO;
-		goto fail_detach;
+		return -EPROTO;
 	}
 	a->be_member_max = k->member_max;
+	return 0;
+}
+
+static int km_open(struct shmk_arena *a, const char *name,
+		   const struct shmk_arena_opts *o, unsigned int flags,
+		   bool create)
+{
+	struct epoll_event e = { .events = EPOLLIN };
+	struct shmk_version ver;
+	struct shmk_attach at;
+	struct km *k;
+	int r;
+
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->fd = km_open_dev(a->be_why ? a->be_why : "kmod backend");
+	if (k->fd < 0) {
+		r = k->fd;
+		free(k);
+		return r;
+	}
+	r = km_handshake(k, &ver);
+	if (r)
+		goto fail;
+	km_attach_args(&at, k, &ver, name, o, flags, create);
+	r = km_ioctl(k->fd, SHMK_IOC_ATTACH, &at);
+	if (r < 0) {
+		km_attach_reason(name, &at, r);
+		goto fail;
+	}
+	a->id = at.member_id;
+	a->gen = at.generation;
+	a->trace_id = at.arena_id;
+	a->created = !!(at.out_flags & SHMK_ATTACHED_CREATED);
+	r = km_map(a, k, &at, name, flags);
+	if (r)
+		goto fail_detach;
 	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, k->fd, &e) < 0) {
 		r = -errno;
 		goto fail_detach;

@@ -72,10 +72,11 @@
 #define PM_DYING	2ULL
 #define PM_DEAD		3ULL
 #define PM_STATE(c)	((c) >> 60)
-#define PM_GEN(c)	((uint32_t)(((c) >> 32) & 0x0fffffff))
+#define PM_GEN_MASK	0x0fffffffU	/* 28 bits of the generation */
+#define PM_GEN(c)	((uint32_t)(((c) >> 32) & PM_GEN_MASK))
 #define PM_PID(c)	((int32_t)(uint32_t)(c))
 #define PM_MAKE(s, g, p) (((uint64_t)(s) << 60) | \
-			  ((uint64_t)((g) & 0x0fffffff) << 32) | (uint32_t)(p))
+			  ((uint64_t)((g) & PM_GEN_MASK) << 32) | (uint32_t)(p))
 
 struct pt_member {
 	uint64_t ctl;
@@ -130,7 +131,8 @@ struct pt {
 	uint64_t logpos;
 	uint64_t stuck_pos;	/* 1 + a record seen unpublished, since: */
 	uint64_t stuck_ns;
-	uint32_t member_max;
+	uint32_t member_max;	/* these three as checked, never re-read */
+	uint64_t hdr_size, user_size;
 	struct pt_peer *peer;	/* [member_max + 1] */
 	char shm_name[SHMK_NAME_MAX + 8];
 	char path[SHMK_NAME_MAX + 24];
@@ -600,7 +602,7 @@ static int claim_slot(struct shmk_arena *a, struct pt *p)
 	while ((id = slot_pick(p, &ctl)) != 0) {
 		struct pt_member *m = &p->h->m[id - 1];
 
-		gen = (PM_GEN(ctl) + 1) & 0x0fffffff;
+		gen = (PM_GEN(ctl) + 1) & PM_GEN_MASK;
 		if (gen == 0)
 			gen = 1;
 		nctl = PM_MAKE(PM_LIVE, gen, getpid());
@@ -626,7 +628,7 @@ static int claim_slot(struct shmk_arena *a, struct pt *p)
 /* Any member still running? Dead LIVE slots are left for scan(). */
 static bool any_alive(struct pt *p, uint32_t except)
 {
-	uint32_t id, max = ld_acq(&p->h->member_max);
+	uint32_t id, max = p->member_max;	/* validated, not re-read */
 	uint64_t ctl;
 
 	for (id = 1; id <= max; id++) {
@@ -682,6 +684,10 @@ static int map_object(struct pt *p)
 		return -EUCLEAN;
 	}
 	p->map_size = (size_t)st.st_size;
+	/* the size of the member table as checked: it is never re-read */
+	p->member_max = tmp.member_max;
+	p->hdr_size = tmp.hdr_size;
+	p->user_size = tmp.user_size;
 	h = mmap(NULL, p->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd,
 		 0);
 	if (h == MAP_FAILED)
@@ -717,7 +723,6 @@ static int alloc_peers(struct pt *p)
 {
 	uint32_t i;
 
-	p->member_max = p->h->member_max;
 	p->peer = calloc(p->member_max + 1, sizeof(*p->peer));
 	if (!p->peer)
 		return -ENOMEM;
@@ -823,6 +828,9 @@ static int create_object(struct shmk_arena *a, struct pt *p,
 	p->h->magic = PT_MAGIC;
 	p->h->version = PT_VERSION;
 	p->h->member_max = member_max;
+	p->member_max = member_max;
+	p->hdr_size = hs;
+	p->user_size = user_size;
 	p->h->hdr_size = hs;
 	p->h->user_size = user_size;
 	p->h->flags = (flags & SHMK_OPEN_PERSISTENT) ? PT_F_PERSISTENT : 0;
@@ -895,17 +903,117 @@ static void open_reason(struct pt *p, const char *name, unsigned int flags,
 	}
 }
 
+/*
+ * Create the object (@create) or join it: a live object is joined (a
+ * member slot claimed), a stale or defunct one is removed and the loop
+ * tries again. *@creator: we made it. On failure the caller frees @p.
+ */
+static int pt_find(struct shmk_arena *a, struct pt *p, const char *name,
+		   uint64_t user_size, uint32_t member_max, mode_t mode,
+		   unsigned int flags, bool create, bool *creator)
+{
+	bool stale = false;
+	int r, tries;
+
+	for (tries = 0;; tries++) {
+		if (tries > 100) {
+			shmk_reason("arena '%s' kept changing while this call "
+				    "tried to %s it (100 tries)", name,
+				    create ? "create or join" : "join");
+			return -EAGAIN;
+		}
+		if (create) {
+			r = create_object(a, p, user_size, member_max, mode,
+					  flags);
+			if (r == 0) {
+				*creator = true;
+				return 0;
+			}
+			if (r != -EEXIST)
+				return r;
+		}
+		p->fd = shm_open(p->shm_name, O_RDWR | O_CLOEXEC, 0);
+		if (p->fd < 0) {
+			r = -errno;
+			if (r == -ENOENT && create)
+				continue;
+			open_reason(p, name, flags, stale, r);
+			return r;
+		}
+		flock(p->fd, LOCK_SH);
+		r = map_object(p);
+		if (r)
+			return r;	/* not one of ours */
+		if (joinable(p)) {
+			if (flags & SHMK_OPEN_EXCL) {
+				shmk_reason("arena '%s' exists already "
+					    "(SHMK_OPEN_EXCL)", name);
+				return -EEXIST;
+			}
+			r = alloc_peers(p);
+			if (r == 0)
+				r = claim_slot(a, p);
+			flock(p->fd, LOCK_UN);
+			if (r == -EUSERS)
+				shmk_reason("every member slot of arena '%s' "
+					    "is live (%u slots: max_members)",
+					    name, p->member_max);
+			return r;
+		}
+		stale = true;
+		/* defunct, or stale (everybody dead): remove and retry */
+		flock(p->fd, LOCK_UN);
+		flock(p->fd, LOCK_EX);
+		if (ld_acq(&p->h->state) != PT_DEFUNCT && !joinable(p)) {
+			st_sc(&p->h->state, PT_DEFUNCT);
+			unlink_if_same(p);
+		}
+		flock(p->fd, LOCK_UN);
+		drop_object(p);
+	}
+}
+
+/*
+ * The fds a portable member watches: inotify on the object (joins), in
+ * the pidfd epoll set, in the arena's epoll set.
+ */
+static int pt_watch_fds(struct shmk_arena *a, struct pt *p)
+{
+	struct epoll_event e = { .events = EPOLLIN }, ie;
+
+	p->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	p->pid_ep = epoll_create1(EPOLL_CLOEXEC);
+	if (p->ino_fd < 0 || p->pid_ep < 0) {
+		return -errno;
+	}
+	if (inotify_add_watch(p->ino_fd, p->path, IN_ATTRIB | IN_MODIFY) < 0) {
+		return -errno;
+	}
+	/*
+	 * The inotify fd sits in the pidfd epoll set (as "member 0"), which
+	 * sits in the arena's: a scan then costs one epoll_wait, not also a
+	 * read, and every wait that reports events starts with a scan.
+	 */
+	ie.events = EPOLLIN;
+	ie.data.u32 = PT_INO_ID;
+	if (epoll_ctl(p->pid_ep, EPOLL_CTL_ADD, p->ino_fd, &ie) < 0 ||
+	    epoll_ctl(a->epfd, EPOLL_CTL_ADD, p->pid_ep, &e) < 0) {
+		return -errno;
+	}
+	return 0;
+}
+
 static int pt_open(struct shmk_arena *a, const char *name,
 		   const struct shmk_arena_opts *o, unsigned int flags,
 		   bool create)
 {
-	uint32_t member_max = o && o->max_members ? o->max_members : 32;
-	uint64_t user_size = o && o->size ? o->size : (1U << 20);
-	mode_t mode = o && o->mode ? (mode_t)o->mode : 0600;
-	struct epoll_event e = { .events = EPOLLIN }, ie;
-	bool creator = false, stale = false;
+	uint32_t member_max = o && o->max_members ? o->max_members :
+		LM_DEF_MEMBERS;
+	uint64_t user_size = o && o->size ? o->size : LM_DEF_SIZE;
+	mode_t mode = o && o->mode ? (mode_t)o->mode : LM_DEF_MODE;
+	bool creator = false;
 	struct pt *p;
-	int r, tries;
+	int r;
 
 	if (member_max > LM_MEMBERS_MAX || (mode & ~0777U))
 		return -EINVAL;
@@ -922,99 +1030,23 @@ static int pt_open(struct shmk_arena *a, const char *name,
 	snprintf(p->shm_name, sizeof(p->shm_name), "/shmk.%s", name);
 	snprintf(p->path, sizeof(p->path), "/dev/shm/shmk.%s", name);
 
-	for (tries = 0;; tries++) {
-		if (tries > 100) {
-			shmk_reason("arena '%s' kept changing while this call "
-				    "tried to %s it (100 tries)", name,
-				    create ? "create or join" : "join");
-			r = -EAGAIN;
-			goto fail;
-		}
-		if (create) {
-			r = create_object(a, p, user_size, member_max, mode,
-					  flags);
-			if (r == 0) {
-				creator = true;
-				break;
-			}
-			if (r != -EEXIST)
-				goto fail;
-		}
-		p->fd = shm_open(p->shm_name, O_RDWR | O_CLOEXEC, 0);
-		if (p->fd < 0) {
-			r = -errno;
-			if (r == -ENOENT && create)
-				continue;
-			open_reason(p, name, flags, stale, r);
-			goto fail;
-		}
-		flock(p->fd, LOCK_SH);
-		r = map_object(p);
-		if (r)
-			goto fail;	/* not one of ours */
-		if (joinable(p)) {
-			if (flags & SHMK_OPEN_EXCL) {
-				shmk_reason("arena '%s' exists already "
-					    "(SHMK_OPEN_EXCL)", name);
-				r = -EEXIST;
-				goto fail;
-			}
-			r = alloc_peers(p);
-			if (r == 0)
-				r = claim_slot(a, p);
-			flock(p->fd, LOCK_UN);
-			if (r == -EUSERS)
-				shmk_reason("every member slot of arena '%s' "
-					    "is live (%u slots: max_members)",
-					    name, p->member_max);
-			if (r)
-				goto fail;
-			break;
-		}
-		stale = true;
-		/* defunct, or stale (everybody dead): remove and retry */
-		flock(p->fd, LOCK_UN);
-		flock(p->fd, LOCK_EX);
-		if (ld_acq(&p->h->state) != PT_DEFUNCT && !joinable(p)) {
-			st_sc(&p->h->state, PT_DEFUNCT);
-			unlink_if_same(p);
-		}
-		flock(p->fd, LOCK_UN);
-		drop_object(p);
-	}
-
+	r = pt_find(a, p, name, user_size, member_max, mode, flags, create,
+		    &creator);
+	if (r)
+		goto fail;
 	a->bp = p;
 	a->created = creator;
 	a->be_member_max = p->member_max;
-	a->size = p->h->user_size;
-	a->base = (uint8_t *)p->h + p->h->hdr_size;
+	a->size = p->user_size;
+	a->base = (uint8_t *)p->h + p->hdr_size;
 	if ((flags & SHMK_OPEN_RDONLY) &&
 	    mprotect(a->base, a->size, PROT_READ) < 0) {
 		r = -errno;
 		goto fail_slot;
 	}
-	p->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	p->pid_ep = epoll_create1(EPOLL_CLOEXEC);
-	if (p->ino_fd < 0 || p->pid_ep < 0) {
-		r = -errno;
+	r = pt_watch_fds(a, p);
+	if (r)
 		goto fail_slot;
-	}
-	if (inotify_add_watch(p->ino_fd, p->path, IN_ATTRIB | IN_MODIFY) < 0) {
-		r = -errno;
-		goto fail_slot;
-	}
-	/*
-	 * The inotify fd sits in the pidfd epoll set (as "member 0"), which
-	 * sits in the arena's: a scan then costs one epoll_wait, not also a
-	 * read, and every wait that reports events starts with a scan.
-	 */
-	ie.events = EPOLLIN;
-	ie.data.u32 = PT_INO_ID;
-	if (epoll_ctl(p->pid_ep, EPOLL_CTL_ADD, p->ino_fd, &ie) < 0 ||
-	    epoll_ctl(a->epfd, EPOLL_CTL_ADD, p->pid_ep, &e) < 0) {
-		r = -errno;
-		goto fail_slot;
-	}
 	/* We report what happens from now on; then tell the others. */
 	p->logpos = ld_acq(&p->h->log_head);
 	futimens(p->fd, NULL);

@@ -352,14 +352,35 @@ static void heap_rebuild(struct shmk_arena *a)
 	a->hdr->heap_epoch++;
 }
 
+/*
+ * How long a member waits for the heap lock, which is held for a few
+ * stores at a time: a holder that keeps it longer is stopped, or the word
+ * names a live member that does not hold it (scribbled). Then the call
+ * fails with -ETIMEDOUT instead of hanging. Tests may shorten it.
+ */
+#ifdef SHMK_TEST_HOOKS
+long long shmk__heap_lock_wait_ns = LM_HEAP_LOCK_WAIT_NS;
+#define HEAP_LOCK_WAIT_NS	shmk__heap_lock_wait_ns
+#else
+#define HEAP_LOCK_WAIT_NS	LM_HEAP_LOCK_WAIT_NS
+#endif
+
 /* A signal does not end the wait (a few stores under it; as pthreads). */
 int lm_heap_lock(struct shmk_arena *a)
 {
+	struct timespec ts;
 	int r;
 
+	shmk_deadline(&ts, HEAP_LOCK_WAIT_NS);
 	do {
-		r = lm_lock_acquire(a, heap_lock_off(), NULL);
+		r = lm_lock_acquire(a, heap_lock_off(), &ts);
 	} while (r == -EINTR);
+	if (r == -ETIMEDOUT)
+		shmk_areason(a, "the heap lock of arena '%s' stayed taken "
+			     "for %lld ms (by member %u)", a->name,
+			     (long long)HEAP_LOCK_WAIT_NS / 1000000,
+			     ld_rlx(&a->hdr->heap_lock.word) &
+			     SHMK_LOCK_OWNER_MASK);
 
 	if (r == -EOWNERDEAD) {
 		heap_rebuild(a);
@@ -426,11 +447,12 @@ static uint32_t reserve_take(struct shmk_arena *a, uint32_t n)
 	uint32_t r = s->reserve_page, rn = s->reserve_npages;
 	struct lm_page *d;
 
-	if (r >= a->g.npages || rn < n)
+	if (r >= a->g.npages || rn < n || rn > a->g.npages - r)
 		return LM_NONE;
 	d = lm_desc(a, r);
+	/* The slot's copy must agree with the page map, which is the truth. */
 	if (ld_acq(&d->tag) != PG_TAG(PG_RESERVE, 0) ||
-	    ld_rlx(&d->owner) != a->id)
+	    ld_rlx(&d->owner) != a->id || ld_rlx(&d->npages) != rn)
 		return LM_NONE;
 	if (rn > n) {
 		struct lm_page *e = lm_desc(a, r + n);
@@ -453,11 +475,35 @@ static uint32_t reserve_take(struct shmk_arena *a, uint32_t n)
 	return r;
 }
 
+/*
+ * Does the page map agree that the @n pages at @p, which the tree says
+ * are free, are? (The tree is derived; someone may have scribbled on it.)
+ * Interior pages of runs are tag 0 too: a head inside is what is seen.
+ */
+static bool run_free_in_map(struct shmk_arena *a, uint32_t p, uint32_t n)
+{
+	uint32_t q;
+
+	if (p >= a->g.npages || n > a->g.npages - p)
+		return false;
+	for (q = p; q < p + n; q++)
+		if (ld_acq(&lm_desc(a, q)->tag))
+			return false;
+	return true;
+}
+
 /* Allocate a run of @n pages. */
 static uint32_t run_alloc(struct shmk_arena *a, uint32_t n, unsigned int flags)
 {
 	uint32_t p = tree_find(a, n, flags & SHMK_ALLOC_LONG);
 
+	if (p != LM_NONE && !run_free_in_map(a, p, n)) {
+		/* the tree disagrees with the map: rebuild it from the map */
+		heap_rebuild(a);
+		p = tree_find(a, n, flags & SHMK_ALLOC_LONG);
+		if (p != LM_NONE && !run_free_in_map(a, p, n))
+			return LM_NONE;
+	}
 	if (p != LM_NONE) {
 		tree_set(a, p, n, ASSIGN_USED);
 		a->hdr->free_pages -= n;
@@ -494,7 +540,7 @@ static void reserve_refill_locked(struct shmk_arena *a)
 	if (!want || (old != LM_NONE && s->reserve_npages >= want))
 		return;
 	p = tree_find(a, want, true);
-	if (p == LM_NONE)
+	if (p == LM_NONE || !run_free_in_map(a, p, want))
 		return;
 	tree_set(a, p, want, ASSIGN_USED);
 	a->hdr->free_pages -= want;
@@ -815,7 +861,7 @@ int lm_alloc(struct shmk_arena *a, uint64_t size, unsigned int flags,
 		if (w == -ETIMEDOUT || w == -EINTR)
 			return w;
 		if (w == SHMK_WAIT_EVENT)
-			shmk_pump_and_reclaim(a);	/* dead members' memory */
+			a->reclaim_exits(a);	/* dead members' memory */
 		else if (w < 0 && w != -EAGAIN)
 			return w;
 	}
@@ -1327,15 +1373,6 @@ int lm_heap_check(struct shmk_arena *a, char *msg, size_t len,
 
 /* ---- public ---------------------------------------------------------- */
 
-static int alloc_check(const struct shmk_arena *a)
-{
-	if (!a || !a->lib_ready)
-		return -EINVAL;
-	if (a->rdonly)
-		return -EROFS;
-	return 0;
-}
-
 SHMK_EXPORT int shmk_alloc(struct shmk_arena *a, size_t size,
 			   unsigned int flags, int64_t timeout_ns,
 			   uint64_t *off)
@@ -1343,7 +1380,7 @@ SHMK_EXPORT int shmk_alloc(struct shmk_arena *a, size_t size,
 	struct timespec ts, *abs = NULL;
 	uint64_t usable;
 	uint32_t c, cur;
-	int r = alloc_check(a);
+	int r = lm_check_rw(a);
 
 	if (r)
 		return r;
@@ -1384,7 +1421,7 @@ SHMK_EXPORT int shmk_alloc(struct shmk_arena *a, size_t size,
 
 SHMK_EXPORT int shmk_free(struct shmk_arena *a, uint64_t off)
 {
-	int r = alloc_check(a);
+	int r = lm_check_rw(a);
 	ERRNO_SAVE;
 
 	if (r)
@@ -1408,25 +1445,10 @@ SHMK_EXPORT int shmk_alloc_usable(struct shmk_arena *a, uint64_t off,
 	return r;
 }
 
-SHMK_EXPORT int shmk_alloc_reclaim(struct shmk_arena *a, uint32_t id,
-				   uint32_t gen)
-{
-	int r = alloc_check(a);
-	ERRNO_SAVE;
-
-	if (r)
-		return r;
-	if (id == a->id && gen == a->gen)
-		return -EBUSY;
-	r = lm_reclaim(a, id, gen);
-	ERRNO_RESTORE;
-	return r;
-}
-
 SHMK_EXPORT int shmk_alloc_stats(struct shmk_arena *a,
 				 struct shmk_alloc_stats *st)
 {
-	int r = alloc_check(a);
+	int r = lm_check_rw(a);
 	ERRNO_SAVE;
 
 	if (r)
@@ -1441,7 +1463,7 @@ SHMK_EXPORT int shmk_alloc_stats(struct shmk_arena *a,
 SHMK_EXPORT int shmk_alloc_member_used(struct shmk_arena *a, uint32_t id,
 				       uint64_t *bytes)
 {
-	int r = alloc_check(a);
+	int r = lm_check_rw(a);
 	ERRNO_SAVE;
 
 	if (r)
@@ -1449,36 +1471,6 @@ SHMK_EXPORT int shmk_alloc_member_used(struct shmk_arena *a, uint32_t id,
 	if (!bytes || id == 0 || id > a->g.member_max)
 		return -EINVAL;
 	r = lm_member_used(a, id, bytes);
-	ERRNO_RESTORE;
-	return r;
-}
-
-SHMK_EXPORT int shmk_arena_check(struct shmk_arena *a, unsigned int flags,
-				 char *msg, size_t msglen)
-{
-	char own[SHMK_REASON_MAX];
-	uint64_t *bufs = NULL;
-	uint32_t nb = 0;
-	int r = alloc_check(a);
-	ERRNO_SAVE;
-
-	if (r)
-		return r;
-	if (flags & ~SHMK_CHECK_REFS)
-		return -EINVAL;
-	if (!msg || !msglen) {	/* the reason is wanted all the same */
-		msg = own;
-		msglen = sizeof(own);
-	}
-	msg[0] = '\0';
-	r = lm_heap_check(a, msg, msglen, &nb, &bufs);
-	if (r == 0)
-		r = lm_buf_check_refs(a, bufs, nb, msg, msglen,
-				      flags & SHMK_CHECK_REFS);
-	free(bufs);
-	if (r)
-		shmk_areason(a, "arena '%s': %s", a->name,
-			     msg[0] ? msg : strerror(-r));
 	ERRNO_RESTORE;
 	return r;
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Arenas: backend selection, the library header in the user region
- * (initialised once, by whoever gets there first), member slots,
- * membership events and the reclaim of what dead members left.
+ * (initialised once, by whoever gets there first), taking a member slot
+ * at attach, open and close. The top of the core: it calls everything
+ * below it (reclaim.c at attach and detach, alloc.c for the heap).
  */
 #include "shmk_int.h"
 
@@ -226,28 +227,13 @@ static void too_small(struct shmk_arena *a, uint32_t mm, uint32_t refs,
 		    resv, shmk_fmt_bytes(need, b2, sizeof(b2)));
 }
 
-/*
- * The first member to see the word at 0 initialises the library header.
- * Others wait for LM_INIT_DONE. If the initialiser dies half-way (its id
- * is no longer live with the generation first seen, or the id is now ours)
- * a waiter takes over and starts from scratch.
- */
-static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
+/* The library's table sizes for this arena: members, refs, reserve. */
+static void lib_params(const struct shmk_arena *a,
+		       const struct shmk_arena_opts *o, uint32_t *mmp,
+		       uint32_t *refsp, uint32_t *resvp)
 {
-	uint32_t mm, refs, resv, v, who = 0, who_gen = 0, g;
-	uint64_t ro_end = 0;
-	struct lm_geom geom;
-	struct timespec ts;
-	bool wipe;
-	int r;
+	uint32_t mm, refs, resv;
 
-	if (a->size < 2 * LM_PAGE) {
-		shmk_reason("arena '%s' has %llu bytes: the library needs at "
-			    "least %u", a->name, (unsigned long long)a->size,
-			    2 * LM_PAGE);
-		return -ENOSPC;
-	}
-	a->hdr = (struct lm_hdr *)a->base;
 	mm = o && o->max_members ? o->max_members : LM_DEF_MEMBERS;
 	if (mm > a->be_member_max)
 		mm = a->be_member_max;
@@ -262,13 +248,96 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 		       a->size / 4)
 			refs >>= 1;
 	}
-	resv = o && o->reserve_bytes ? o->reserve_bytes : LM_PAGE;
-	resv = (resv + LM_PAGE - 1) >> LM_PAGE_SHIFT;
+	resv = o && o->reserve_bytes ? o->reserve_bytes : LM_DEF_RESERVE;
+	*mmp = mm;
+	*refsp = refs;
+	*resvp = (resv + LM_PAGE - 1) >> LM_PAGE_SHIFT;
+}
 
+/*
+ * A read-only member finds the header not set up (@v): 0 to wait for a
+ * writer, -EPROTO when none will come (we created it, or nobody did it
+ * by *@ro_end).
+ */
+static int ro_init_wait(struct shmk_arena *a, uint32_t v, uint64_t *ro_end)
+{
+	if (v == 0 && a->created) {
+		shmk_reason("arena '%s' was created by this read-only member, "
+			    "which cannot set it up for the library", a->name);
+		return -EPROTO;
+	}
+	if (!*ro_end) {
+		*ro_end = shmk_now_ns() + RO_INIT_WAIT_NS;
+	} else if (shmk_now_ns() > *ro_end) {
+		shmk_reason("nobody set arena '%s' up for the library within "
+			    "%llu ms (made through the raw /dev/shmk ABI?), and "
+			    "a read-only member cannot", a->name,
+			    RO_INIT_WAIT_NS / 1000000);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* We hold the init word (LM_INIT_BUSY | our id): lay the header out. */
+static int init_claimed(struct shmk_arena *a, uint32_t mm, uint32_t refs,
+			uint32_t resv, bool wipe)
+{
+	struct lm_geom geom;
+	int r;
+
+	r = lm_layout(a->size, mm, refs, resv, &geom);
+	if (r) {
+		too_small(a, mm, refs, resv);
+		st_rel(&a->hdr->init, 0);
+		a->be->wake(a, offsetof(struct lm_hdr, init), SHMK_WAKE_ALL);
+		return r;
+	}
+	init_header(a, &geom, wipe);
+	CRASHPOINT("init:done");
+	st_rel(&a->hdr->init, LM_INIT_DONE);
+	a->be->wake(a, offsetof(struct lm_hdr, init), SHMK_WAKE_ALL);
+	return check_header(a);
+}
+
+/*
+ * The first member to see the word at 0 initialises the library header.
+ * Others wait for LM_INIT_DONE. If the initialiser dies half-way (its id
+ * is no longer live with the generation first seen, or the id is now ours)
+ * a waiter takes over and starts from scratch.
+ */
+static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
+{
+	uint32_t mm, refs, resv, v, who = 0, who_gen = 0, g;
+	uint64_t ro_end = 0;
+	struct timespec ts;
+	int r;
+
+	if (a->size < 2 * LM_PAGE) {
+		shmk_reason("arena '%s' has %llu bytes: the library needs at "
+			    "least %u", a->name, (unsigned long long)a->size,
+			    2 * LM_PAGE);
+		return -ENOSPC;
+	}
+	a->hdr = (struct lm_hdr *)a->base;
+	lib_params(a, o, &mm, &refs, &resv);
 	for (;;) {
 		v = ld_acq(&a->hdr->init);
 		if (v == LM_INIT_DONE)
 			return check_header(a);
+		/*
+		 * Anything but 0, DONE or BUSY | a member id is no value an
+		 * initialiser writes: waiting for it to change would be for
+		 * ever.
+		 */
+		if (v != 0 && (!(v & LM_INIT_BUSY) ||
+			       (v & ~LM_INIT_BUSY) == 0 ||
+			       (v & ~LM_INIT_BUSY) > a->be_member_max ||
+			       (v & ~LM_INIT_BUSY) > LM_MEMBERS_MAX)) {
+			shmk_reason("arena '%s' is corrupt: its library init "
+				    "word is %#x, which no member writes",
+				    a->name, v);
+			return -EUCLEAN;
+		}
 		if (a->rdonly) {
 			/*
 			 * We cannot write the header. Wait for a writer that
@@ -276,23 +345,9 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 			 * nobody set up for the library (raw ABI users) is
 			 * -EPROTO, not a hang.
 			 */
-			if (v == 0 && a->created) {
-				shmk_reason("arena '%s' was created by this "
-					    "read-only member, which cannot "
-					    "set it up for the library",
-					    a->name);
-				return -EPROTO;
-			}
-			if (!ro_end) {
-				ro_end = shmk_now_ns() + RO_INIT_WAIT_NS;
-			} else if (shmk_now_ns() > ro_end) {
-				shmk_reason("nobody set arena '%s' up for the "
-					    "library within %llu ms (made "
-					    "through the raw /dev/shmk ABI?), "
-					    "and a read-only member cannot",
-					    a->name, RO_INIT_WAIT_NS / 1000000);
-				return -EPROTO;
-			}
+			r = ro_init_wait(a, v, &ro_end);
+			if (r)
+				return r;
 			goto wait;
 		}
 		if (v == 0 || (v & LM_INIT_BUSY)) {
@@ -311,25 +366,12 @@ static int lib_init(struct shmk_arena *a, const struct shmk_arena_opts *o)
 				}
 			}
 			if (dead) {
-				wipe = v != 0;
+				bool wipe = v != 0;
+
 				if (!cas_sc(&a->hdr->init, &v,
 					    LM_INIT_BUSY | a->id))
 					continue;
-				r = lm_layout(a->size, mm, refs, resv, &geom);
-				if (r) {
-					too_small(a, mm, refs, resv);
-					st_rel(&a->hdr->init, 0);
-					a->be->wake(a, offsetof(struct lm_hdr,
-								init),
-						    SHMK_WAKE_ALL);
-					return r;
-				}
-				init_header(a, &geom, wipe);
-				CRASHPOINT("init:done");
-				st_rel(&a->hdr->init, LM_INIT_DONE);
-				a->be->wake(a, offsetof(struct lm_hdr, init),
-					    SHMK_WAKE_ALL);
-				return check_header(a);
+				return init_claimed(a, mm, refs, resv, wipe);
 			}
 		}
 wait:
@@ -342,143 +384,6 @@ wait:
 			return r;
 		}
 	}
-}
-
-/* ---- member slots ---------------------------------------------------- */
-
-/* Live, or cannot tell (then we must not reclaim it): true. */
-bool shmk_member_live(struct shmk_arena *a, uint32_t id, uint32_t gen)
-{
-	uint32_t g = 0;
-	int r;
-
-	if (id == a->id)
-		return gen == a->gen;
-	r = a->be->member(a, id, &g);
-	return r < 0 || (r == 1 && g == gen);
-}
-
-static uint64_t slot_ctl_off(const struct shmk_arena *a, uint32_t id)
-{
-	return a->g.slots_off + (uint64_t)id * LM_SLOT_SIZE +
-		offsetof(struct lm_slot, ctl);
-}
-
-/* Wait until the high half of a slot's ctl changes (reclaim finished). */
-static int slot_wait(struct shmk_arena *a, uint32_t id, uint64_t c)
-{
-	struct timespec ts;
-
-	shmk_deadline(&ts, INIT_SLICE_NS);
-	return a->be->wait(a, slot_ctl_off(a, id) + 4, (uint32_t)(c >> 32),
-			   &ts, SHMK_WAIT_NO_EVENTS);
-}
-
-/*
- * Is the helper recorded in a RECLAIM ctl still at work? Asked of the
- * backend, not of the helper's own slot: a member that is reclaiming
- * itself (at detach, or its id's previous incarnation at attach) has no
- * LIVE slot but is very much at work. The helper is named by its id and
- * the low 16 bits of its generation.
- */
-static bool helper_live(struct shmk_arena *a, uint64_t c)
-{
-	uint32_t h = LS_HELPER(c), g = 0;
-	int r;
-
-	if (h == 0 || h > a->g.member_max)
-		return false;
-	if (h == a->id)
-		return (a->gen & 0xffff) == LS_HGEN(c);
-	r = a->be->member(a, h, &g);
-	if (r < 0)
-		return true;	/* cannot tell: do not step in */
-	return r == 1 && (g & 0xffff) == LS_HGEN(c);
-}
-
-/*
- * Recover what member @id of generation @gen left behind, exactly once.
- * The slot goes LIVE -> RECLAIM (helper = us) -> FREE; a helper found dead
- * is replaced; every step below is idempotent, so a replacement simply
- * runs them all again. -EINPROGRESS: a live helper is at it.
- */
-static int reclaim_one(struct shmk_arena *a, uint32_t id, uint32_t gen)
-{
-	struct lm_slot *s;
-	uint64_t c, mine = LS_MAKE_RECLAIM(a->id, a->gen, gen);
-	bool self = id == a->id && gen == a->gen;
-	int r;
-
-	if (id == 0 || id > a->g.member_max)
-		return -EINVAL;
-	if (a->rdonly)
-		return -EROFS;
-	s = lm_slot(a, id);
-	for (;;) {
-		c = ld_acq(&s->ctl);
-		if (LS_STATE(c) == LS_FREE || LS_GEN(c) != gen)
-			return 0;
-		if (LS_STATE(c) == LS_LIVE) {
-			if (!self && id != a->id && shmk_member_live(a, id, gen))
-				return -EBUSY;
-		} else if (LS_HELPER(c) != a->id && helper_live(a, c)) {
-			if (id != a->id)
-				return -EINPROGRESS;
-			slot_wait(a, id, c);	/* our slot: wait */
-			continue;
-		}
-		if (cas_sc(&s->ctl, &c, mine))
-			break;
-	}
-	PROBE_A(cleanup, a, id, gen);
-	CRASHPOINT("reclaim:claimed");
-	r = lm_journal_resolve_all(a, id);
-	if (r == 0)
-		r = lm_buf_reclaim(a, id, gen);
-	if (r == 0)
-		r = lm_heap_reclaim(a, id, gen);
-	if (r)
-		return r;	/* left in RECLAIM: the next caller resumes */
-	CRASHPOINT("reclaim:done");
-	/*
-	 * Only from our own RECLAIM value: if the slot no longer holds it
-	 * (another helper took over), it is not ours to free, and a plain
-	 * store could overwrite the LIVE slot of the id's next member.
-	 */
-	c = mine;
-	if (cas_sc(&s->ctl, &c, LS_MAKE(LS_FREE, 0, gen)))
-		a->be->wake(a, slot_ctl_off(a, id) + 4, SHMK_WAKE_ALL);
-	return 0;
-}
-
-/*
- * Recover what member @id of generation @gen left behind, exactly once.
- * The slot goes LIVE -> RECLAIM (helper = us) -> FREE; a helper found dead
- * is replaced; every step is idempotent, so a replacement simply runs them
- * all again. Then reclaims that @id itself was helping with and left
- * unfinished are resumed.
- */
-int lm_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen)
-{
-	uint32_t i, rounds;
-	uint64_t c;
-	int r = reclaim_one(a, id, gen);
-
-	if (r)
-		return r;
-	for (rounds = 0; rounds < 4; rounds++) {
-		bool more = false;
-
-		for (i = 1; i <= a->g.member_max; i++) {
-			c = ld_acq(&lm_slot(a, i)->ctl);
-			if (LS_STATE(c) == LS_RECLAIM && !helper_live(a, c) &&
-			    reclaim_one(a, i, LS_GEN(c)) == 0)
-				more = true;
-		}
-		if (!more)
-			break;
-	}
-	return 0;
 }
 
 static int lib_attach(struct shmk_arena *a)
@@ -602,21 +507,18 @@ static int check_opts(const struct shmk_arena_opts *o)
 	return 0;
 }
 
-static int arena_open(const char *name, const struct shmk_arena_opts *o,
-		      unsigned int flags, bool create, struct shmk_arena **out)
+/*
+ * Check the arguments of a create or attach; for a create, *@o becomes
+ * @def: the caller's options with the defaults shmk.h documents filled
+ * in, for the backend too.
+ */
+static int open_args(const char *name, const struct shmk_arena_opts **o,
+		     unsigned int flags, bool create,
+		     struct shmk_arena_opts *def)
 {
-	struct epoll_event e = { .events = EPOLLIN };
-	struct shmk_arena_opts def;
-	struct shmk_arena *a;
 	unsigned int allowed;
 	int r;
 
-	shmk_reason_clear();
-	if (!out) {
-		shmk_reason("no place for the handle (out is NULL)");
-		return -EINVAL;
-	}
-	*out = NULL;
 	r = shmk_name_ok(name);
 	if (r)
 		return r;
@@ -627,27 +529,36 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 		bad_flags(flags, allowed, create);
 		return -EINVAL;
 	}
-	if (o) {
-		r = check_opts(o);
+	if (*o) {
+		r = check_opts(*o);
 		if (r)
 			return r;
 	}
-	if (create) {
-		/* The defaults shmk.h documents, for the backend too. */
-		if (o)
-			def = *o;
-		else
-			memset(&def, 0, sizeof(def));
-		if (!def.max_members)
-			def.max_members = LM_DEF_MEMBERS;
-		o = &def;
-	}
-	a = calloc(1, sizeof(*a));
-	if (!a) {
-		r = -ENOMEM;
-		goto fail_nomem;
-	}
+	if (!create)
+		return 0;
+	if (*o)
+		*def = **o;
+	else
+		memset(def, 0, sizeof(*def));
+	if (!def->size)
+		def->size = LM_DEF_SIZE;
+	if (!def->mode)
+		def->mode = LM_DEF_MODE;
+	if (!def->max_members)
+		def->max_members = LM_DEF_MEMBERS;
+	*o = def;
+	return 0;
+}
+
+/* A handle with its locks, and no fd yet. */
+static struct shmk_arena *handle_new(void)
+{
+	struct shmk_arena *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
 	a->epfd = a->evfd = -1;
+	a->reclaim_exits = shmk_pump_and_reclaim;
 	a->nonce = shmk_random64();
 	pthread_mutex_init(&a->rl_lock, NULL);
 	pthread_mutex_init(&a->ev_lock, NULL);
@@ -655,6 +566,31 @@ static int arena_open(const char *name, const struct shmk_arena_opts *o,
 	pthread_mutex_init(&a->al_lock, NULL);
 	pthread_mutex_init(&a->j_lock, NULL);
 	pthread_cond_init(&a->j_cond, NULL);
+	return a;
+}
+
+static int arena_open(const char *name, const struct shmk_arena_opts *o,
+		      unsigned int flags, bool create, struct shmk_arena **out)
+{
+	struct epoll_event e = { .events = EPOLLIN };
+	struct shmk_arena_opts def;
+	struct shmk_arena *a;
+	int r;
+
+	shmk_reason_clear();
+	if (!out) {
+		shmk_reason("no place for the handle (out is NULL)");
+		return -EINVAL;
+	}
+	*out = NULL;
+	r = open_args(name, &o, flags, create, &def);
+	if (r)
+		return r;
+	a = handle_new();
+	if (!a) {
+		r = -ENOMEM;
+		goto fail_nomem;
+	}
 	a->be = pick_backend(flags, &r, &a->be_why);
 	if (!a->be)
 		goto fail;
@@ -850,228 +786,4 @@ SHMK_EXPORT int shmk_arena_root(const struct shmk_arena *a, unsigned int idx,
 	}
 	*off = offsetof(struct lm_hdr, roots) + (uint64_t)idx * 8;
 	return 0;
-}
-
-SHMK_EXPORT int shmk_arena_member_alive(struct shmk_arena *a, uint32_t id,
-					uint32_t gen)
-{
-	int r;
-	ERRNO_SAVE;
-
-	if (!a)
-		return -EINVAL;
-	r = shmk_member_live(a, id, gen);
-	ERRNO_RESTORE;
-	return r;
-}
-
-/* ---- events ---------------------------------------------------------- */
-
-/* Called with ev_lock held (from a backend's pump). */
-int shmk_ev_push(struct shmk_arena *a, const struct shmk_event *ev)
-{
-	uint64_t one = 1;
-	unsigned int i;
-
-	if (ev->type == SHMK_EVENT_EXIT)
-		PROBE_A(end, a, ev->member_id, ev->how, ev->status,
-			ev->generation, ev->pid, ev->flags);
-	if (ev->type == SHMK_EVENT_EXIT && ev->member_id != a->id &&
-	    !a->rdonly) {
-		if (a->rcq_len == a->rcq_cap) {
-			unsigned int nc = a->rcq_cap ? a->rcq_cap * 2 : 16;
-			void *n = realloc(a->rcq, nc * sizeof(*a->rcq));
-
-			if (n) {
-				a->rcq = n;
-				a->rcq_cap = nc;
-			}
-		}
-		if (a->rcq_len < a->rcq_cap) {
-			a->rcq[a->rcq_len].id = ev->member_id;
-			a->rcq[a->rcq_len].gen = ev->generation;
-			a->rcq_len++;
-		}
-	}
-	if (ev->type == SHMK_EVENT_OVERFLOW) {
-		a->evq_lost += ev->lost;
-	} else if (a->evq_len == a->evq_cap) {
-		a->evq_lost++;
-	} else {
-		i = (a->evq_head + a->evq_len) % a->evq_cap;
-		a->evq[i] = *ev;
-		__atomic_store_n(&a->evq_len, a->evq_len + 1,
-				 __ATOMIC_RELEASE);
-	}
-	if (write(a->evfd, &one, sizeof(one)) < 0) {
-		/* counter saturated: it is readable anyway */
-	}
-	return 0;
-}
-
-/*
- * Run the reclaim of (@id, @gen), or see it finished: when another
- * survivor is at it (-EINPROGRESS), wait on the slot word, which it wakes
- * when done; a helper that dies meanwhile is replaced by our next try
- * (checked after each slice). Bounded by LM_RECLAIM_WAIT_NS in all: a
- * helper that makes no progress (stopped, or stuck on a lock we hold)
- * cannot block us for ever.
- */
-static int reclaim_settled(struct shmk_arena *a, uint32_t id, uint32_t gen)
-{
-	uint64_t end = shmk_now_ns() + LM_RECLAIM_WAIT_NS, c;
-	int r;
-
-	for (;;) {
-		r = lm_reclaim(a, id, gen);
-		if (r != -EINPROGRESS || shmk_now_ns() >= end)
-			return r;
-		c = ld_acq(&lm_slot(a, id)->ctl);
-		if (LS_STATE(c) != LS_RECLAIM || LS_GEN(c) != gen)
-			continue;
-		CRASHPOINT("reclaim:wait");
-		if (slot_wait(a, id, c) == -EINTR)
-			return -EINTR;
-	}
-}
-
-/*
- * Pump backend events and run the reclaims they call for; when it
- * returns, the reclaim of every exit it read is finished (unless a live
- * helper is still at it after LM_RECLAIM_WAIT_NS).
- */
-int shmk_pump_and_reclaim(struct shmk_arena *a)
-{
-	struct { uint32_t id, gen; } item;
-	int r;
-
-	pthread_mutex_lock(&a->ev_lock);
-	r = a->be->pump(a);
-	pthread_mutex_unlock(&a->ev_lock);
-	for (;;) {
-		pthread_mutex_lock(&a->ev_lock);
-		if (!a->rcq_len) {
-			pthread_mutex_unlock(&a->ev_lock);
-			break;
-		}
-		item.id = a->rcq[0].id;
-		item.gen = a->rcq[0].gen;
-		memmove(a->rcq, a->rcq + 1, (a->rcq_len - 1) * sizeof(*a->rcq));
-		a->rcq_len--;
-		pthread_mutex_unlock(&a->ev_lock);
-		reclaim_settled(a, item.id, item.gen);
-	}
-	return r;
-}
-
-SHMK_EXPORT int shmk_arena_event_fd(const struct shmk_arena *a)
-{
-	return a ? a->epfd : -EINVAL;
-}
-
-SHMK_EXPORT int shmk_arena_events(struct shmk_arena *a, struct shmk_event *ev,
-				  unsigned int n)
-{
-	uint64_t cnt;
-	unsigned int k = 0;
-	ERRNO_SAVE;
-
-	if (!a || (!ev && n))
-		return -EINVAL;
-	pthread_mutex_lock(&a->rc_lock);
-	shmk_pump_and_reclaim(a);
-	pthread_mutex_lock(&a->ev_lock);
-	if (a->evq_lost && n) {
-		memset(&ev[0], 0, sizeof(ev[0]));
-		ev[0].type = SHMK_EVENT_OVERFLOW;
-		ev[0].lost = a->evq_lost;
-		a->evq_lost = 0;
-		k = 1;
-	}
-	while (k < n && a->evq_len) {
-		ev[k++] = a->evq[a->evq_head];
-		a->evq_head = (a->evq_head + 1) % a->evq_cap;
-		__atomic_store_n(&a->evq_len, a->evq_len - 1,
-				 __ATOMIC_RELEASE);
-	}
-	if (!a->evq_len && !a->evq_lost) {
-		if (read(a->evfd, &cnt, sizeof(cnt)) < 0) {
-			/* already empty */
-		}
-	}
-	pthread_mutex_unlock(&a->ev_lock);
-	pthread_mutex_unlock(&a->rc_lock);
-	ERRNO_RESTORE;
-	return (int)k;
-}
-
-/* ---- wait / wake ----------------------------------------------------- */
-
-/* Why @off (or @bad_flags) is no word to wait or wake on. */
-static void bad_word(struct shmk_arena *a, uint64_t off, unsigned int bad_flags)
-{
-	if (bad_flags)
-		shmk_areason(a, "unknown wait flags %#x", bad_flags);
-	else if (off & 3)
-		shmk_areason(a, "arena offset %#llx is not 4-byte aligned",
-			     (unsigned long long)off);
-	else
-		shmk_areason(a, "arena offset %#llx is beyond the user "
-			     "region of arena '%s' (%llu bytes)",
-			     (unsigned long long)off, a->name,
-			     (unsigned long long)a->size);
-}
-
-int shmk_wait_internal(struct shmk_arena *a, uint64_t off, uint32_t expected,
-		       const struct timespec *abs, unsigned int flags)
-{
-	if (!(flags & (SHMK_WAIT_NO_EVENTS | LM_WAIT_NOLOCALQ)) &&
-	    __atomic_load_n(&a->evq_len, __ATOMIC_ACQUIRE))
-		return SHMK_WAIT_EVENT;
-	return a->be->wait(a, off, expected, abs, flags & SHMK_WAIT_NO_EVENTS);
-}
-
-SHMK_EXPORT int shmk_arena_wait(struct shmk_arena *a, uint64_t off,
-				uint32_t expected, int64_t timeout_ns,
-				unsigned int flags)
-{
-	struct timespec ts;
-	int r;
-	ERRNO_SAVE;
-
-	if (!a)
-		return -EINVAL;
-	if (!off_ok(a, off, 4, 4) || (flags & ~SHMK_WAIT_NO_EVENTS)) {
-		bad_word(a, off, flags & ~SHMK_WAIT_NO_EVENTS);
-		ERRNO_RESTORE;
-		return -EINVAL;
-	}
-	if (timeout_ns >= 0)
-		shmk_deadline(&ts, timeout_ns);
-	r = shmk_wait_internal(a, off, expected, timeout_ns >= 0 ? &ts : NULL,
-			       flags);
-	ERRNO_RESTORE;
-	return r;
-}
-
-SHMK_EXPORT int shmk_arena_wake(struct shmk_arena *a, uint64_t off,
-				uint32_t n)
-{
-	int r;
-	ERRNO_SAVE;
-
-	if (!a)
-		return -EINVAL;
-	if (!off_ok(a, off, 4, 4) || n == 0) {
-		if (n == 0)
-			shmk_areason(a, "wake of 0 waiters (SHMK_WAKE_ALL "
-				     "wakes them all)");
-		else
-			bad_word(a, off, 0);
-		ERRNO_RESTORE;
-		return -EINVAL;
-	}
-	r = a->be->wake(a, off, n);
-	ERRNO_RESTORE;
-	return r;
 }

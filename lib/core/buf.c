@@ -36,8 +36,43 @@
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * A token, what shmk_buf_pass() hands out and a queue slot carries:
+ *   bits 63..52  the sender's member id (LM_ID_BITS)
+ *   bits 51..36  the index of the reference in its holdings table
+ *   bits 35..0   the nonce of the pass, which the TRANSIT entry records
+ * A buffer's nonce (next_nonce()) keeps the member id in the same place,
+ * over a 52-bit count.
+ */
+#define TOKEN_ID_SHIFT		52
+#define TOKEN_IDX_SHIFT		36
+#define TOKEN_IDX_MASK		0xffffU
 #define TOKEN_NONCE_BITS	36
 #define TOKEN_NONCE_MASK	((1ULL << TOKEN_NONCE_BITS) - 1)
+_Static_assert(TOKEN_ID_SHIFT + LM_ID_BITS == 64, "token: member id");
+_Static_assert(LM_REFS_MAX <= TOKEN_IDX_MASK, "token: table index");
+_Static_assert(TOKEN_IDX_SHIFT == TOKEN_NONCE_BITS, "token: nonce");
+
+static inline uint64_t token_make(uint32_t id, uint32_t idx, uint64_t nonce)
+{
+	return ((uint64_t)id << TOKEN_ID_SHIFT) |
+		((uint64_t)idx << TOKEN_IDX_SHIFT) | (nonce & TOKEN_NONCE_MASK);
+}
+
+static inline uint32_t token_id(uint64_t token)
+{
+	return (uint32_t)(token >> TOKEN_ID_SHIFT);
+}
+
+static inline uint32_t token_idx(uint64_t token)
+{
+	return (uint32_t)((token >> TOKEN_IDX_SHIFT) & TOKEN_IDX_MASK);
+}
+
+static inline uint64_t token_nonce(uint64_t token)
+{
+	return token & TOKEN_NONCE_MASK;
+}
 #define LJ_SLOTS_FULL		((1U << LM_JOURNALS) - 1)
 
 static struct lm_buf *BUF(const struct shmk_arena *a, uint64_t x)
@@ -170,9 +205,9 @@ static int ref_get(struct shmk_arena *a, shmk_ref_t ref, uint64_t *x)
 
 static uint64_t next_nonce(struct shmk_arena *a)
 {
-	return ((uint64_t)a->id << 52) |
+	return ((uint64_t)a->id << TOKEN_ID_SHIFT) |
 		(fadd_sc(&lm_slot(a, a->id)->nonce_next, 1) &
-		 ((1ULL << 52) - 1));
+		 ((1ULL << TOKEN_ID_SHIFT) - 1));
 }
 
 /* ---- count-changing steps under the buffer lock ------------------------ */
@@ -370,8 +405,7 @@ static void resolve_accept(struct shmk_arena *a, struct lm_journal *j)
 {
 	uint64_t token = ld_rlx(&j->token), s, x = ld_rlx(&j->buf);
 	uint32_t table = ld_rlx(&j->table), slot = ld_rlx(&j->slot);
-	uint32_t src = (uint32_t)(token >> 52);
-	uint32_t sidx = (uint32_t)((token >> 36) & 0xffff);
+	uint32_t src = token_id(token), sidx = token_idx(token);
 	struct lm_ref *dst, *rs;
 
 	if (table == 0 || table > a->g.member_max || slot >= a->g.refs_max ||
@@ -379,7 +413,7 @@ static void resolve_accept(struct shmk_arena *a, struct lm_journal *j)
 		return;
 	dst = lm_ref(a, table, slot);
 	rs = lm_ref(a, src, sidx);
-	s = LR_MAKE(LR_TAKEN, table, token & TOKEN_NONCE_MASK);
+	s = LR_MAKE(LR_TAKEN, table, token_nonce(token));
 	if (ld_acq(&rs->state) == s) {
 		st_rel(&dst->buf, x);
 		st_rel(&dst->state, LR_HELD);
@@ -941,15 +975,13 @@ SHMK_EXPORT int shmk_buf_trim(struct shmk_arena *a, shmk_ref_t *ref,
 	return e;
 }
 
-SHMK_EXPORT int shmk_buf_pass(struct shmk_arena *a, shmk_ref_t ref,
-			      uint32_t to, uint64_t *token)
+/* Pass @ref (checked by the caller, HELD) to member @to (0: anyone). */
+static int pass_entry(struct shmk_arena *a, shmk_ref_t ref, uint32_t to,
+		      uint64_t *token)
 {
 	struct lm_ref *r;
-	uint64_t x, s, n;
-	int e = ref_get(a, ref, &x);
+	uint64_t s, n;
 
-	if (e)
-		return e;
 	if (!token || to > a->g.member_max)
 		return -EINVAL;
 	r = lm_ref(a, a->id, ref - 1);
@@ -959,15 +991,50 @@ SHMK_EXPORT int shmk_buf_pass(struct shmk_arena *a, shmk_ref_t ref,
 	if (!cas_sc(&r->state, &s, LR_MAKE(LR_TRANSIT, to, n)))
 		return -EINVAL;
 	CRASHPOINT("pass:done");
-	*token = ((uint64_t)a->id << 52) | ((uint64_t)(ref - 1) << 36) | n;
+	*token = token_make(a->id, ref - 1, n);
 	return 0;
+}
+
+SHMK_EXPORT int shmk_buf_pass(struct shmk_arena *a, shmk_ref_t ref,
+			      uint32_t to, uint64_t *token)
+{
+	uint64_t x;
+	int e = ref_get(a, ref, &x);
+
+	return e ? e : pass_entry(a, ref, to, token);
+}
+
+int lm_buf_peek(struct shmk_arena *a, shmk_ref_t ref, uint64_t *x,
+		uint64_t *len)
+{
+	int e = ref_get(a, ref, x);
+
+	if (e)
+		return e;
+	*len = ld_rlx(&BUF(a, *x)->len);
+	return 0;
+}
+
+int lm_buf_pass_checked(struct shmk_arena *a, shmk_ref_t ref, uint64_t x,
+			uint32_t to, uint64_t *token)
+{
+	struct lm_ref *r;
+
+	if (!a || !a->lib_ready || a->rdonly)
+		return a && a->rdonly ? -EROFS : -EINVAL;
+	if (ref == 0 || ref > a->g.refs_max)
+		return -EINVAL;
+	r = lm_ref(a, a->id, ref - 1);
+	if (ld_acq(&r->state) != LR_HELD || ld_acq(&r->buf) != x)
+		return -EINVAL;
+	return pass_entry(a, ref, to, token);
 }
 
 static int token_slot(struct shmk_arena *a, uint64_t token, uint32_t *src,
 		      uint32_t *sidx)
 {
-	*src = (uint32_t)(token >> 52);
-	*sidx = (uint32_t)((token >> 36) & 0xffff);
+	*src = token_id(token);
+	*sidx = token_idx(token);
 	if (*src == 0 || *src > a->g.member_max || *sidx >= a->g.refs_max)
 		return -EINVAL;
 	return 0;
@@ -976,7 +1043,7 @@ static int token_slot(struct shmk_arena *a, uint64_t token, uint32_t *src,
 SHMK_EXPORT int shmk_buf_accept(struct shmk_arena *a, uint64_t token,
 				shmk_ref_t *ref)
 {
-	uint64_t n = token & TOKEN_NONCE_MASK, s, x, want;
+	uint64_t n = token_nonce(token), s, x, want;
 	struct lm_ref *rs, *rd;
 	struct lm_journal *j;
 	uint32_t src, sidx, idx;
@@ -1035,12 +1102,12 @@ int lm_token_pending(struct shmk_arena *a, uint64_t token)
 		return 0;
 	s = ld_acq(&lm_ref(a, src, sidx)->state);
 	return LR_KIND(s) == LR_TRANSIT &&
-		LR_NONCE(s) == (token & TOKEN_NONCE_MASK);
+		LR_NONCE(s) == token_nonce(token);
 }
 
 SHMK_EXPORT int shmk_buf_recall(struct shmk_arena *a, uint64_t token)
 {
-	uint64_t n = token & TOKEN_NONCE_MASK, s;
+	uint64_t n = token_nonce(token), s;
 	struct lm_ref *r;
 	uint32_t src, sidx;
 	int e = buf_op_check(a);

@@ -68,6 +68,7 @@ static int lock_once(struct shmk_arena *a, struct lm_lock *l, uint64_t off,
 		CRASHPOINT("lock:entry");
 		st_rel(&h->next, off);
 		CRASHPOINT("lock:linked");
+		a->nheld++;
 	}
 	st_rel(&h->op_pending, SHMK_ROBUST_NONE);
 	pthread_mutex_unlock(&a->rl_lock);
@@ -77,15 +78,37 @@ static int lock_once(struct shmk_arena *a, struct lm_lock *l, uint64_t off,
 }
 
 /*
+ * Is the owner a lock word names gone for good? An id no member can have
+ * (a scribbled word), or one the backend says is not live. The death of
+ * a live owner reaches the word through its robust list; a word that is
+ * in no list (or in a scribbled one) is only ever freed by this check.
+ */
+static bool owner_gone(struct shmk_arena *a, uint32_t owner)
+{
+	uint32_t g;
+
+	if (owner == a->id)
+		return false;
+	if (owner > a->g.member_max)
+		return true;
+	return a->be->member(a, owner, &g) == 0;
+}
+
+/* A waiter looks at the owner again after at most this long. */
+#define LOCK_RECHECK_NS	(1000 * 1000000LL)
+
+/*
  * @abs: deadline, NULL to wait forever; (const struct timespec *)1 means
  * "try only". Waits never return early for membership events: the death
- * of the owner reaches the word itself (OWNER_DIED + wake).
+ * of the owner reaches the word itself (OWNER_DIED + wake), or, if the
+ * owner is found gone without that, the waiter marks the word so itself.
  */
 int lm_lock_acquire(struct shmk_arena *a, uint64_t off,
 		    const struct timespec *abs)
 {
 	struct lm_lock *l = A_PTR(a, off);
 	uint32_t extra = 0, v, owner;
+	struct timespec slice;
 	int r;
 
 	for (;;) {
@@ -99,6 +122,14 @@ int lm_lock_acquire(struct shmk_arena *a, uint64_t off,
 				return r;
 			continue;
 		}
+		if (owner_gone(a, owner)) {
+			/* as the robust walk would have: free, owner died */
+			if (cas_sc(&l->word, &v, (v & SHMK_LOCK_WAITERS) |
+				   SHMK_LOCK_OWNER_DIED))
+				a->be->wake(a, off + LM_LOCK_DELTA,
+					    SHMK_WAKE_ALL);
+			continue;
+		}
 		if (abs == (const struct timespec *)1)
 			return -EBUSY;
 		if (!(v & SHMK_LOCK_WAITERS)) {
@@ -107,11 +138,18 @@ int lm_lock_acquire(struct shmk_arena *a, uint64_t off,
 			v |= SHMK_LOCK_WAITERS;
 		}
 		extra = SHMK_LOCK_WAITERS;
-		r = shmk_wait_internal(a, off + LM_LOCK_DELTA, v, abs,
+		shmk_deadline(&slice, LOCK_RECHECK_NS);
+		if (abs && (abs->tv_sec < slice.tv_sec ||
+			    (abs->tv_sec == slice.tv_sec &&
+			     abs->tv_nsec < slice.tv_nsec)))
+			slice = *abs;
+		r = shmk_wait_internal(a, off + LM_LOCK_DELTA, v, &slice,
 				       SHMK_WAIT_NO_EVENTS);
-		if (r == -ETIMEDOUT || r == -EINTR)
+		if (r == -ETIMEDOUT && abs && shmk_deadline_passed(abs))
 			return r;
-		if (r < 0 && r != -EAGAIN)
+		if (r == -EINTR)
+			return r;
+		if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT)
 			return r;
 	}
 }
@@ -150,6 +188,8 @@ int lm_lock_release(struct shmk_arena *a, uint64_t off)
 	CRASHPOINT("unlock:unlinked");
 	old = xchg_sc(&l->word, nv);
 	CRASHPOINT("unlock:released");
+	if (a->nheld)
+		a->nheld--;
 	st_rel(&h->op_pending, SHMK_ROBUST_NONE);
 	pthread_mutex_unlock(&a->rl_lock);
 	/*
@@ -176,9 +216,42 @@ int lm_lock_consistent(struct shmk_arena *a, uint64_t off)
 	return -EPERM;
 }
 
+static bool is_robust_head(const struct shmk_arena *a, uint64_t off);
+
+/*
+ * Does this member hold no lock? The handle counts the locks it took;
+ * the list is in the arena, where anyone may scribble over it: it must
+ * also show one of them (an entry whose word names us), or what was
+ * taken is no longer ours to release. A list that shows none is reset,
+ * or the member could never detach. The walk is bounded and checked as
+ * the robust walk is.
+ */
 bool lm_robust_empty(struct shmk_arena *a)
 {
-	return ld_acq(&robust_head(a)->next) == robust_head_off(a);
+	struct shmk_robust_head *h = robust_head(a);
+	uint64_t hoff = robust_head_off(a), cur;
+	unsigned int n = 0;
+	bool held = false;
+
+	pthread_mutex_lock(&a->rl_lock);
+	cur = ld_acq(&h->next);
+	while (a->nheld && cur != hoff && n++ < ROBUST_WALK_LIMIT) {
+		struct lm_lock *l;
+
+		if (is_robust_head(a, cur) ||
+		    !off_ok(a, cur, sizeof(struct lm_lock), 8))
+			break;
+		l = A_PTR(a, cur);
+		if ((ld_acq(&l->word) & SHMK_LOCK_OWNER_MASK) == a->id) {
+			held = true;
+			break;
+		}
+		cur = ld_acq(&l->next);
+	}
+	if (!held && cur != hoff)
+		st_rel(&h->next, hoff);
+	pthread_mutex_unlock(&a->rl_lock);
+	return !held;
 }
 
 static void robust_mark(struct shmk_arena *a, uint64_t woff, uint32_t dead)

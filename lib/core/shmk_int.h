@@ -3,6 +3,28 @@
  * libshmk internals: the library's layout inside the user region, the
  * process-local arena handle and the backend interface. See
  * Documentation/library-design.md.
+ *
+ * The library has three layers, one folder each; calls and includes go
+ * down only (scripts/check-layers.sh):
+ *
+ *   msg/      queues, sessions: uses the core through its public API and
+ *             the interface at the end of this file, never a backend
+ *   core/     what every arena has, bottom up:
+ *               util.c error.c   clocks, names, reasons in words
+ *               event.c          local event queue, liveness, wait/wake
+ *               lock.c           robust locks in the arena
+ *               alloc.c          the allocator (heap, chunks, reserve)
+ *               buf.c            refcounted buffers, holdings, tokens
+ *               reclaim.c        what a dead member left; reading events
+ *               check.c          the whole-arena consistency check
+ *               arena.c          layout, create/attach/detach (picks the
+ *                                backend)
+ *   backend/  kmod (/dev/shmk) and portable (memfd, futex, pidfd): each
+ *             implements struct shmk_be_ops below with the bottom of the
+ *             core (event.c's shmk_ev_push(), lock.c's robust walk)
+ *
+ * One call goes up, through a pointer: alloc.c, waiting for memory, runs
+ * the reclaims of the exits that wake it (shmk_arena.reclaim_exits).
  */
 #ifndef SHMK_INT_H
 #define SHMK_INT_H
@@ -131,10 +153,34 @@ SHMK_PROBES(SHMK_SEM_DECL)
 #define LM_PAGE		(1U << LM_PAGE_SHIFT)
 #define LM_NONE		0xffffffffU
 #define LM_JOURNALS	8
-#define LM_MEMBERS_MAX	4095
+/*
+ * Member ids are 1..LM_MEMBERS_MAX and fit in LM_ID_BITS: the shared
+ * words that name a member (slot ctl, holdings entries, tokens, queue
+ * slots, tickets, lanes) keep that many bits of its id (LM_ID_MASK).
+ */
+#define LM_ID_BITS	12
+#define LM_ID_MASK	((1U << LM_ID_BITS) - 1)
+#define LM_MEMBERS_MAX	LM_ID_MASK
 #define LM_REFS_MAX	65535
-#define LM_DEF_MEMBERS	64	/* defaults: shmk.h, struct shmk_arena_opts */
-#define LM_DEF_REFS	256
+/*
+ * Generations are 32 bits in the member slot (LS_GEN), in events and in
+ * member keys (shmk_mkey()); words with less room keep their low bits:
+ * 16 for the reclaim helper in a slot's ctl (LS_HGEN_MASK), 18 in a
+ * queue's slot, ticket and lane words (SC_GENMASK, msg/msg_int.h), 28 in
+ * the portable backend's member table (PM_GEN_MASK). A cut generation is
+ * compared with the same bits of the full one (shmk_member_live_masked()).
+ */
+
+/*
+ * The defaults of struct shmk_arena_opts (shmk.h documents them), the
+ * only place they are written: arena_open() fills a zero field of a
+ * create in before any backend sees the options.
+ */
+#define LM_DEF_SIZE	(1U << 20)
+#define LM_DEF_MODE	0600
+#define LM_DEF_MEMBERS	64
+#define LM_DEF_REFS	256	/* halved in a small arena, see lib_init() */
+#define LM_DEF_RESERVE	LM_PAGE	/* per-member reserve, bytes */
 
 /* init word */
 #define LM_INIT_BUSY	0x80000000U	/* | id of the initialiser */
@@ -215,13 +261,14 @@ struct lm_journal {
 #define LS_LIVE		1ULL
 #define LS_RECLAIM	2ULL
 #define LS_STATE(c)	((c) >> 60)
-#define LS_HELPER(c)	((uint32_t)(((c) >> 48) & 0xfff))
-#define LS_HGEN(c)	((uint32_t)(((c) >> 32) & 0xffff))
+#define LS_HGEN_MASK	0xffffU
+#define LS_HELPER(c)	((uint32_t)(((c) >> 48) & LM_ID_MASK))
+#define LS_HGEN(c)	((uint32_t)(((c) >> 32) & LS_HGEN_MASK))
 #define LS_GEN(c)	((uint32_t)(c))
 #define LS_MAKE(s, h, g) (((uint64_t)(s) << 60) | ((uint64_t)(h) << 48) | \
 			  (uint64_t)(g))
 #define LS_MAKE_RECLAIM(h, hg, g) (LS_MAKE(LS_RECLAIM, h, g) | \
-				   ((uint64_t)((hg) & 0xffff) << 32))
+				   ((uint64_t)((hg) & LS_HGEN_MASK) << 32))
 
 struct lm_slot {
 	uint64_t ctl;
@@ -246,7 +293,7 @@ _Static_assert(sizeof(struct lm_slot) == LM_SLOT_SIZE, "lm_slot");
 #define LR_TAKEN	4ULL	/* accepted by (4..15), nonce (16..63) */
 #define LR_RECALLED	5ULL	/* taken back, reference still counted */
 #define LR_KIND(s)	((s) & 0xf)
-#define LR_WHO(s)	((uint32_t)(((s) >> 4) & 0xfff))
+#define LR_WHO(s)	((uint32_t)(((s) >> 4) & LM_ID_MASK))
 #define LR_NONCE(s)	((s) >> 16)
 #define LR_MAKE(k, who, nonce) ((k) | ((uint64_t)(who) << 4) | \
 				((uint64_t)(nonce) << 16))
@@ -381,8 +428,29 @@ struct shmk_arena {
 	int epfd;			/* the event fd handed to the app */
 	int evfd;			/* eventfd: local queue non-empty */
 
+	/*
+	 * Lock order, outermost first: a lock is only taken while holding
+	 * locks above it in this list, never one above while holding it.
+	 *
+	 *   (application)     its robust locks (shmk_lock_*()) may be held
+	 *                     around any library call
+	 *   shmk_queue.plock  msg/queue.c: this producer's lanes
+	 *   rc_lock           one reader of events (shmk_arena_events())
+	 *   ev_lock           local event queue, be->pump; dropped before
+	 *                     any reclaim runs
+	 *   a buffer's lock   robust, in the arena (struct lm_buf)
+	 *   al_lock           this process's chunk lists
+	 *   the heap lock     robust, in the arena (lm_hdr.heap_lock)
+	 *   rl_lock           this member's robust list, inside every robust
+	 *                     lock's acquire and release
+	 *
+	 * Leaves, under which nothing is taken: j_lock (the wait for a free
+	 * journal slot) and shmk_session.wl (msg/session.c, the fd watcher).
+	 */
 	/* Serialises edits of this member's robust list (one op_pending). */
 	pthread_mutex_t rl_lock;
+	/* Locks this handle took and did not release (rl_lock). */
+	uint32_t nheld;
 	/* Protects evq*, rcq*, and calls into be->pump. */
 	pthread_mutex_t ev_lock;
 	/* Serialises shmk_arena_events() (pump, reclaim, pop). */
@@ -403,6 +471,14 @@ struct shmk_arena {
 	pthread_mutex_t j_lock;		/* with j_cond: wait for a slot */
 	pthread_cond_t j_cond;
 	uint32_t ref_cursor;		/* atomic */
+
+	/*
+	 * The one call from a lower layer of the core up: alloc.c, woken by
+	 * an exit while it waits for memory, runs the reclaims that exit
+	 * calls for through it (reclaim.c's shmk_pump_and_reclaim(), set at
+	 * open), since what the dead member held is what it waits for.
+	 */
+	int (*reclaim_exits)(struct shmk_arena *a);
 };
 
 /* ---- geometry helpers ------------------------------------------------ */
@@ -442,6 +518,42 @@ static inline uint64_t lm_page_off(const struct shmk_arena *a, uint32_t p)
 	return a->g.heap_off + ((uint64_t)p << LM_PAGE_SHIFT);
 }
 
+/*
+ * A member named in one 64-bit word: id in the high half, generation in
+ * the low half (a queue's consumer, an overflow lane's owner); 0 names
+ * nobody, as id 0 is no member.
+ */
+static inline uint64_t shmk_mkey(uint32_t id, uint32_t gen)
+{
+	return ((uint64_t)id << 32) | gen;
+}
+
+static inline uint32_t shmk_mkey_id(uint64_t k)
+{
+	return (uint32_t)(k >> 32);
+}
+
+static inline uint32_t shmk_mkey_gen(uint64_t k)
+{
+	return (uint32_t)k;
+}
+
+/* This handle's own member, as a key. */
+static inline uint64_t shmk_self_mkey(const struct shmk_arena *a)
+{
+	return shmk_mkey(a->id, a->gen);
+}
+
+/* Calls that change the arena: set up (lib_ready) and not read-only. */
+static inline int lm_check_rw(const struct shmk_arena *a)
+{
+	if (!a || !a->lib_ready)
+		return -EINVAL;
+	if (a->rdonly)
+		return -EROFS;
+	return 0;
+}
+
 static inline bool off_ok(const struct shmk_arena *a, uint64_t off,
 			  uint64_t len, uint64_t align)
 {
@@ -473,21 +585,98 @@ void shmk_areason_forget(const struct shmk_arena *a);
 const char *shmk_fmt_bytes(uint64_t v, char *buf, size_t len);
 
 /* ---- util.c ---------------------------------------------------------- */
-uint64_t shmk_now_ns(void);
-void shmk_deadline(struct timespec *ts, int64_t timeout_ns);
-bool shmk_deadline_passed(const struct timespec *ts);
+static inline uint64_t shmk_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Absolute CLOCK_MONOTONIC deadline for a relative timeout >= 0. */
+static inline void shmk_deadline(struct timespec *ts, int64_t timeout_ns)
+{
+	uint64_t t = shmk_now_ns();
+
+	if (timeout_ns > 0) {
+		if ((uint64_t)timeout_ns > UINT64_MAX / 2)
+			timeout_ns = INT64_MAX / 2;
+		t += (uint64_t)timeout_ns;
+	}
+	ts->tv_sec = (time_t)(t / 1000000000ULL);
+	ts->tv_nsec = (long)(t % 1000000000ULL);
+}
+
+static inline bool shmk_deadline_passed(const struct timespec *ts)
+{
+	uint64_t d;
+
+	if (!ts)
+		return false;
+	d = (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
+	return shmk_now_ns() >= d;
+}
 int shmk_proc_starttime(int pid, uint64_t *start, int *state, int *exit_code);
 int shmk_name_ok(const char *name);
 uint64_t shmk_random64(void);
 
-/* ---- arena.c --------------------------------------------------------- */
+/* ---- event.c: local event queue, liveness, wait/wake ----------------- */
 int shmk_ev_push(struct shmk_arena *a, const struct shmk_event *ev);
+int shmk_ev_pop(struct shmk_arena *a, struct shmk_event *ev, unsigned int n);
 int shmk_wait_internal(struct shmk_arena *a, uint64_t off, uint32_t expected,
 		       const struct timespec *abs, unsigned int flags);
-int shmk_pump_and_reclaim(struct shmk_arena *a);
 bool shmk_member_live(struct shmk_arena *a, uint32_t id, uint32_t gen);
-int lm_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);
 #define LM_WAIT_NOLOCALQ	(1U << 16)	/* ignore the local queue */
+
+/* ---- reclaim.c: what dead members left ------------------------------- */
+int shmk_pump_and_reclaim(struct shmk_arena *a);
+int lm_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);
+
+/* ======================================================================
+ * The core's interface for messaging (lib/msg/): besides the public API
+ * (shmk.h) and the helpers above (atomics, probes, errno, deadlines,
+ * off_ok, member keys), msg/ uses the core through these and nothing
+ * else of this file: not the layout (a->g, a->hdr, member slots,
+ * holdings tables), not the backend (a->be). scripts/check-layers.sh
+ * enforces it. shmk_wait_internal(), shmk_member_live(),
+ * shmk_pump_and_reclaim() and lm_token_pending() are declared with
+ * their files.
+ * ====================================================================== */
+/* The highest member id of the arena. */
+static inline uint32_t shmk_member_max(const struct shmk_arena *a)
+{
+	return a->g.member_max;
+}
+
+/*
+ * The library's own look at member @id/@gen (its slot, no syscall): true
+ * while the slot is LIVE with that generation, i.e. nobody has started
+ * to reclaim the member. It can say false for a live member (its slot
+ * is still to be taken at attach): ask shmk_member_live() then.
+ */
+bool shmk_member_unreclaimed(struct shmk_arena *a, uint32_t id, uint32_t gen);
+/*
+ * Live now with a generation whose bits under @mask are @gen (a word
+ * that keeps only part of the generation); false if the backend cannot
+ * tell.
+ */
+bool shmk_member_live_masked(struct shmk_arena *a, uint32_t id, uint32_t gen,
+			     uint32_t mask);
+/* Wake up to @n waiters on the arena word at @off (SHMK_WAKE_ALL: all). */
+static inline int shmk_wake_internal(struct shmk_arena *a, uint64_t off,
+				     uint32_t n)
+{
+	return a->be->wake(a, off, n);
+}
+/*
+ * 0 once the reclaim of dead member @id/@gen is finished: one look at its
+ * slot after shmk_arena_events() handed its exit out (which reclaims
+ * first); runs or waits for the reclaim, for at most @wait_ns, only if
+ * that was cut short. -EINTR, or -EINPROGRESS when another survivor's
+ * reclaim outlasts @wait_ns.
+ */
+int shmk_reclaim_settle(struct shmk_arena *a, uint32_t id, uint32_t gen,
+			int64_t wait_ns);
 /* How long an exit waits for another survivor's reclaim of that member. */
 #define LM_RECLAIM_WAIT_NS	(5 * 1000000000LL)
 
@@ -510,6 +699,8 @@ int lm_block_lookup(struct shmk_arena *a, uint64_t off, uint64_t *usable,
 		    bool *is_buf, bool *allocated);
 int lm_block_mark_buf(struct shmk_arena *a, uint64_t off);
 int lm_heap_reclaim(struct shmk_arena *a, uint32_t id, uint32_t gen);
+/* The longest wait for the heap lock: then -ETIMEDOUT (alloc.c). */
+#define LM_HEAP_LOCK_WAIT_NS	(5 * 1000000000LL)
 int lm_heap_lock(struct shmk_arena *a);
 void lm_heap_unlock(struct shmk_arena *a);
 int lm_heap_check(struct shmk_arena *a, char *msg, size_t len,
@@ -524,5 +715,16 @@ int lm_buf_repair(struct shmk_arena *a, uint64_t buf);
 int lm_buf_check_refs(struct shmk_arena *a, uint64_t *bufs, uint32_t n,
 		      char *msg, size_t len, bool refs);
 int lm_journal_resolve_all(struct shmk_arena *a, uint32_t id);
+/*
+ * A send checks its reference once: lm_buf_peek() does what
+ * shmk_buf_data() checks (our entry HELD, the buffer valid) and gives the
+ * buffer's offset and data length; lm_buf_pass_checked() is
+ * shmk_buf_pass() of a reference to that same buffer @x (it, or a clone
+ * of it), checking only its holdings entry.
+ */
+int lm_buf_peek(struct shmk_arena *a, shmk_ref_t ref, uint64_t *x,
+		uint64_t *len);
+int lm_buf_pass_checked(struct shmk_arena *a, shmk_ref_t ref, uint64_t x,
+			uint32_t to, uint64_t *token);
 
 #endif /* SHMK_INT_H */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Small helpers: clocks, /proc parsing, names, randomness; the USDT
- * probes' semaphores.
+ * Small helpers: /proc parsing, names, randomness; the USDT probes'
+ * semaphores. (The clocks are inline, in shmk_int.h.)
  */
 #include "shmk_int.h"
 
@@ -20,38 +20,6 @@
 SHMK_PROBES(SHMK_SEM_DEF)
 #undef SHMK_SEM_DEF
 #endif
-
-uint64_t shmk_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* Absolute CLOCK_MONOTONIC deadline for a relative timeout >= 0. */
-void shmk_deadline(struct timespec *ts, int64_t timeout_ns)
-{
-	uint64_t t = shmk_now_ns();
-
-	if (timeout_ns > 0) {
-		if ((uint64_t)timeout_ns > UINT64_MAX / 2)
-			timeout_ns = INT64_MAX / 2;
-		t += (uint64_t)timeout_ns;
-	}
-	ts->tv_sec = (time_t)(t / 1000000000ULL);
-	ts->tv_nsec = (long)(t % 1000000000ULL);
-}
-
-bool shmk_deadline_passed(const struct timespec *ts)
-{
-	uint64_t d;
-
-	if (!ts)
-		return false;
-	d = (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
-	return shmk_now_ns() >= d;
-}
 
 /*
  * Read fields of /proc/<pid>/stat: start time (clock ticks after boot,

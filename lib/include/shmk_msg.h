@@ -3,7 +3,7 @@
  * libshmk messaging: receive queues in the arena and client/server
  * sessions on top of them. Self-contained on top of shmk.h; the rules that
  * keep queues and sessions consistent across a crash at any instruction
- * are in lib/MSG_DESIGN.md.
+ * are in Documentation/messaging-design.md.
  *
  * Conventions are those of shmk.h: 0 or a non-negative count on success,
  * a negative errno value on failure, errno untouched, relative int64_t

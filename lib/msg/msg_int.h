@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Messaging internals shared by queue.c and session.c: the queue's layout
- * in the arena and the few library internals messaging relies on. See
- * MSG_DESIGN.md for the rules.
+ * in the arena, and the wrappers through which messaging uses the core
+ * (the core's interface for it is the last section of core/shmk_int.h).
+ * See Documentation/messaging-design.md for the rules.
+ *
+ * The messaging layer (lib/msg/) owns the receive queues (queue.c:
+ * layout, send, receive, lanes, tickets, repair after a producer's death)
+ * and the sessions (session.c: server directory, connect, events, hot
+ * restart). It sits on the core only; it never names a backend.
  */
 #ifndef SHMK_MSG_INT_H
 #define SHMK_MSG_INT_H
@@ -101,12 +107,12 @@ _Static_assert(sizeof(struct mq_hdr) == 768, "mq_hdr");
 #define SC_FULL		2ULL
 #define SC_POS(c)	((uint32_t)(c))
 #define SC_ST(c)	(((c) >> 32) & 3)
-#define SC_ID(c)	((uint32_t)(((c) >> 34) & 0xfff))
+#define SC_ID(c)	((uint32_t)(((c) >> 34) & LM_ID_MASK))
 #define SC_GEN(c)	((uint32_t)((c) >> 46))
-#define SC_GENMASK	0x3ffffU
+#define SC_GENMASK	0x3ffffU	/* 18 bits of the generation */
 #define SC_MAKE(pos, st, id, gen) ((uint64_t)(uint32_t)(pos) | \
 				   ((uint64_t)(st) << 32) | \
-				   ((uint64_t)((id) & 0xfff) << 34) | \
+				   ((uint64_t)((id) & LM_ID_MASK) << 34) | \
 				   ((uint64_t)((gen) & SC_GENMASK) << 46))
 
 struct mq_slot {
@@ -126,10 +132,10 @@ _Static_assert(sizeof(struct mq_slot) == 64, "mq_slot");
 #define TK_VALID	(1ULL << 63)
 #define TK_CANCEL	(1ULL << 62)
 #define TK_T(w)		((uint32_t)(w))
-#define TK_ID(w)	((uint32_t)(((w) >> 32) & 0xfff))
+#define TK_ID(w)	((uint32_t)(((w) >> 32) & LM_ID_MASK))
 #define TK_GEN(w)	((uint32_t)(((w) >> 44) & SC_GENMASK))
 #define TK_MAKE(t, id, gen) (TK_VALID | (uint64_t)(uint32_t)(t) | \
-			     ((uint64_t)((id) & 0xfff) << 32) | \
+			     ((uint64_t)((id) & LM_ID_MASK) << 32) | \
 			     ((uint64_t)((gen) & SC_GENMASK) << 44))
 
 /*
@@ -139,7 +145,7 @@ _Static_assert(sizeof(struct mq_slot) == 64, "mq_slot");
  */
 #define LN_OWNED	(1ULL << 62)
 #define LN_RELEASED	(1ULL << 63)
-#define LN_ID(c)	((uint32_t)(((c) >> 32) & 0xfff))
+#define LN_ID(c)	((uint32_t)(((c) >> 32) & LM_ID_MASK))
 #define LN_GEN(c)	((uint32_t)(c))
 
 struct mq_lane {
@@ -184,6 +190,7 @@ struct shmk_queue {
 	struct mq_lane *lane;
 	uint64_t *pend;
 	uint32_t cap, mask, nlanes, ents_per_blk;
+	uint32_t block_bytes;		/* validated at bind: not re-read */
 	uint32_t me_gen18;
 	bool consumer;			/* created it or took over */
 	bool sess;			/* a session's queue (probes only) */
@@ -283,23 +290,19 @@ static inline uint32_t mq_probe_cons(const struct shmk_queue *q)
  * The library's member slot (LIVE + generation until a reclaim starts) is
  * only a cheap first look: when it says "live, not reclaimed", the
  * member's memory cannot have been reclaimed yet. (It can wrongly say
- * FREE for a live member, see MSG_DESIGN.md: so "no" is double-checked.)
+ * FREE for a live member, see Documentation/messaging-design.md: so
+ * "no" is double-checked.)
  */
 static inline bool msg_not_reclaimed(struct shmk_arena *a, uint32_t id,
 				     uint32_t gen)
 {
-	uint64_t c;
-
-	if (id == 0 || id > a->g.member_max)
-		return false;
-	c = ld_acq(&lm_slot(a, id)->ctl);
-	return LS_STATE(c) == LS_LIVE && LS_GEN(c) == gen;
+	return shmk_member_unreclaimed(a, id, gen);
 }
 
 /* Live now (asks the backend: a syscall on the portable backend). */
 static inline bool msg_alive(struct shmk_arena *a, uint32_t id, uint32_t gen)
 {
-	if (id == 0 || id > a->g.member_max)
+	if (id == 0 || id > shmk_member_max(a))
 		return false;
 	return shmk_member_live(a, id, gen);
 }
@@ -318,13 +321,7 @@ static inline bool msg_owner_ok(struct shmk_arena *a, uint32_t id,
 static inline bool msg_alive18(struct shmk_arena *a, uint32_t id,
 			       uint32_t gen18)
 {
-	uint32_t g;
-
-	if (id == 0 || id > a->g.member_max)
-		return false;
-	if (id == a->id)
-		return (a->gen & SC_GENMASK) == gen18;
-	return a->be->member(a, id, &g) == 1 && (g & SC_GENMASK) == gen18;
+	return shmk_member_live_masked(a, id, gen18, SC_GENMASK);
 }
 
 static inline int msg_wait(struct shmk_arena *a, uint64_t off,
@@ -336,7 +333,7 @@ static inline int msg_wait(struct shmk_arena *a, uint64_t off,
 
 static inline void msg_wake(struct shmk_arena *a, uint64_t off, uint32_t n)
 {
-	a->be->wake(a, off, n);
+	shmk_wake_internal(a, off, n);
 }
 
 static inline void msg_deadline(struct timespec *ts, int64_t timeout_ns,

@@ -11,7 +11,8 @@
  * afterwards that the producer's memory was not reclaimed meanwhile.
  * Senders waiting for room take tickets and are admitted in order, as
  * many at once as there is room for.
- * MSG_DESIGN.md states every rule; the comments below point at them.
+ * Documentation/messaging-design.md states every rule; the comments below
+ * point at them.
  */
 #include "msg_int.h"
 
@@ -130,8 +131,10 @@ static int q_bind(struct shmk_queue *q, uint64_t off, uint64_t len)
 	q->pend = (uint64_t *)((uint8_t *)h + po);
 	q->lane = (struct mq_lane *)((uint8_t *)h + lo);
 	q->ring = (struct mq_slot *)((uint8_t *)h + ro);
-	q->ents_per_blk = (h->block_bytes - sizeof(struct mq_blk)) /
-		sizeof(struct mq_ent);
+	q->block_bytes = q->nlanes ? h->block_bytes : 0;
+	q->ents_per_blk = q->nlanes ? (q->block_bytes -
+				       sizeof(struct mq_blk)) /
+		sizeof(struct mq_ent) : 0;
 	return 0;
 }
 
@@ -201,7 +204,7 @@ SHMK_EXPORT int shmk_queue_create(struct shmk_arena *a,
 	for (i = 0; i < cap; i++)
 		((struct mq_slot *)((uint8_t *)h + ro))[i].ctl =
 			SC_MAKE(i, SC_FREE, 0, 0);
-	st_rel(&h->cons, ((uint64_t)a->id << 32) | a->gen);
+	st_rel(&h->cons, shmk_self_mkey(a));
 	st_rel(&h->magic, MQ_MAGIC);
 	r = q_bind(q, bi.data_offset, bi.len);
 	if (r)
@@ -309,8 +312,16 @@ static int ring_try(struct shmk_queue *q, const struct shmk_qmsg *m)
 	struct shmk_arena *a = q->a;
 	struct mq_slot *s;
 	uint64_t pos, c, want, t;
+	uint32_t odd = 0;
 
 	for (;;) {
+		/*
+		 * Slots that are neither this lap's nor the last one's are
+		 * met only while the tail lags; more than a few laps of them
+		 * are a ring that somebody scribbled over.
+		 */
+		if (odd > 2 * q->cap + 64)
+			return -EUCLEAN;
 		pos = ld_acq(&h->tail);
 		s = &q->ring[pos & q->mask];
 		c = ld_acq(&s->ctl);
@@ -356,9 +367,11 @@ static int ring_try(struct shmk_queue *q, const struct shmk_qmsg *m)
 			 * producer that died before it moved the tail. The
 			 * tail lags (or pos is stale: then the CAS fails).
 			 */
+			odd++;
 			cas_sc(&h->tail, &pos, pos + 1);
 			continue;
 		}
+		odd++;
 		cpu_relax();	/* stale tail: reload */
 	}
 }
@@ -529,18 +542,33 @@ static bool cons_gone(struct shmk_queue *q)
 {
 	uint64_t c = ld_acq(&q->h->cons);
 
-	return !c || !msg_alive(q->a, (uint32_t)(c >> 32), (uint32_t)c);
+	return !c || !msg_alive(q->a, shmk_mkey_id(c), shmk_mkey_gen(c));
 }
+
+#define TK_SPIN_NS	(2 * 1000000000ULL)
 
 static int tk_take(struct shmk_queue *q, const struct timespec *abs,
 		   uint32_t *out)
 {
 	struct mq_hdr *h = q->h;
-	uint32_t t, tt, s, v;
-	uint64_t c, want;
+	uint32_t t, tt, s, v, spins = 0;
+	uint64_t c, want, t0 = 0;
 	int r;
 
 	for (;;) {
+		/*
+		 * Each turn that does not wait follows another sender's
+		 * step, which takes a moment: spinning for TK_SPIN_NS means
+		 * counters or words that somebody scribbled over.
+		 */
+		if (++spins % 256 == 0) {
+			if (abs && shmk_deadline_passed(abs))
+				return -ETIMEDOUT;
+			if (!t0)
+				t0 = shmk_now_ns();
+			else if (shmk_now_ns() - t0 > TK_SPIN_NS)
+				return -EUCLEAN;
+		}
 		t = ld_acq(&h->tk_next);
 		c = ld_acq(&h->tk[t % MQ_TICKETS]);
 		if (c == 0) {
@@ -582,7 +610,7 @@ static int tk_take(struct shmk_queue *q, const struct timespec *abs,
 			/* admitted, still sending: tk_done() wakes us */
 			fadd_sc(&h->swaiters, 1);
 			v = ld_acq(&h->space_seq);
-			r = 0;
+			r = -EAGAIN;	/* not slept */
 			if (ld_acq(&h->tk[t % MQ_TICKETS]) == c)
 				r = msg_wait(q->a, woff(q, &h->space_seq), v,
 					     abs, LM_WAIT_NOLOCALQ);
@@ -595,6 +623,10 @@ static int tk_take(struct shmk_queue *q, const struct timespec *abs,
 			tk_settle(q);
 		} else if (r == -ETIMEDOUT || r == -EINTR) {
 			return r;
+		}
+		if (r != -EAGAIN) {
+			spins = 0;	/* it slept */
+			t0 = 0;
 		}
 	}
 }
@@ -674,12 +706,12 @@ static int send_wait(struct shmk_queue *q, const struct shmk_qmsg *m,
 			break;
 		}
 		r = ring_try(q, m);
-		if (r == 0)
+		if (r != -EAGAIN)
 			break;
 		fadd_sc(&h->swaiters, 1);
 		v = ld_acq(&h->space_seq);
 		r = ring_try(q, m);
-		if (r == 0) {
+		if (r != -EAGAIN) {
 			fsub_sc(&h->swaiters, 1);
 			break;
 		}
@@ -716,7 +748,7 @@ static struct mq_blk *BLK(struct shmk_queue *q, uint64_t off)
 static bool blk_ok(struct shmk_queue *q, uint64_t off)
 {
 	return off && !(off & 63) && off < q->a->size &&
-		q->h->block_bytes <= q->a->size - off;
+		q->block_bytes <= q->a->size - off;
 }
 
 static void pend_set(struct shmk_queue *q, uint32_t i)
@@ -784,7 +816,7 @@ static int lane_grow(struct shmk_queue *q, uint64_t base)
 		off = q->spare[--q->nspare];
 		q->st_reuse++;
 	} else {
-		r = shmk_alloc(q->a, q->h->block_bytes, 0, 0, &off);
+		r = shmk_alloc(q->a, q->block_bytes, 0, 0, &off);
 		if (r)
 			return r;
 		q->st_alloc++;
@@ -804,7 +836,7 @@ static int lane_grow(struct shmk_queue *q, uint64_t base)
 
 static int lane_claim(struct shmk_queue *q)
 {
-	uint64_t c, want = LN_OWNED | ((uint64_t)q->a->id << 32) | q->a->gen;
+	uint64_t c, want = LN_OWNED | shmk_self_mkey(q->a);
 	uint32_t i;
 
 	for (i = 0; i < q->nlanes; i++) {
@@ -1492,7 +1524,7 @@ int mq_recall_own(struct shmk_queue *q)
 
 void mq_stop_consuming(struct shmk_queue *q)
 {
-	uint64_t c = ((uint64_t)q->a->id << 32) | q->a->gen;
+	uint64_t c = shmk_self_mkey(q->a);
 
 	if (!q->consumer)
 		return;
@@ -1509,19 +1541,19 @@ void mq_stop_consuming(struct shmk_queue *q)
 /* Consumer: make member @id/@gen the consumer (hot restart). */
 int mq_hand_over(struct shmk_queue *q, uint32_t id, uint32_t gen)
 {
-	uint64_t c = ((uint64_t)q->a->id << 32) | q->a->gen;
+	uint64_t c = shmk_self_mkey(q->a);
 
 	if (!q->consumer)
 		return -EPERM;
 	st_rel(&q->h->head, q->head);
-	if (!cas_sc(&q->h->cons, &c, ((uint64_t)id << 32) | gen))
+	if (!cas_sc(&q->h->cons, &c, shmk_mkey(id, gen)))
 		return -EBUSY;
 	q->consumer = false;
 	mq_kick(q);
 	return 0;
 }
 
-/* The consumer of @q as (id << 32 | gen), 0 if closed. */
+/* The consumer of @q as a member key (shmk_mkey()), 0 if closed. */
 uint64_t mq_consumer(struct shmk_queue *q)
 {
 	return ld_acq(&q->h->cons);
@@ -1534,11 +1566,11 @@ SHMK_EXPORT int shmk_queue_take_over(struct shmk_queue *q)
 	if (!q)
 		return -EINVAL;
 	c = ld_acq(&q->h->cons);
-	if (c && c != (((uint64_t)q->a->id << 32) | q->a->gen) &&
-	    msg_alive(q->a, (uint32_t)(c >> 32), (uint32_t)c))
+	if (c && c != shmk_self_mkey(q->a) &&
+	    msg_alive(q->a, shmk_mkey_id(c), shmk_mkey_gen(c)))
 		return -EBUSY;
 	q->head = ld_acq(&q->h->head);
-	st_sc(&q->h->cons, ((uint64_t)q->a->id << 32) | q->a->gen);
+	st_sc(&q->h->cons, shmk_self_mkey(q->a));
 	q->consumer = true;
 	q->need_repair = true;
 	return 0;
@@ -1614,7 +1646,7 @@ SHMK_EXPORT int shmk_queue_stats(struct shmk_queue *q,
 	st->capacity = q->cap;
 	st->flags = h->flags;
 	c = ld_acq(&h->cons);
-	st->consumer = (uint32_t)(c >> 32);
+	st->consumer = shmk_mkey_id(c);
 	st->consumer_gen = (uint32_t)c;
 	head = q->consumer ? q->head : ld_acq(&h->head);
 	tail = ld_acq(&h->tail);

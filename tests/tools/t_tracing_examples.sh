@@ -236,24 +236,24 @@ bt_start() {	# CMD
 # test's output.
 bt_stop() {
 	btp=$(pgrep -s "$BTG" -x bpftrace | head -n 1)
-	n=0 st=255
-	while [ $n -lt 30 ]; do
+	bt_n=0 bt_st=255
+	while [ $bt_n -lt 30 ]; do
 		kill -INT "${btp:-none}" 2>/dev/null
-		n=$((n + 1))
+		bt_n=$((bt_n + 1))
 		wait_end "$BTG" 10
-		st=$?
-		[ $st = 255 ] && kill -0 "$BTG" 2>/dev/null && continue
+		bt_st=$?
+		[ $bt_st = 255 ] && kill -0 "$BTG" 2>/dev/null && continue
 		break
 	done
-	[ $n -gt 1 ] && echo "# bpftrace ${btp:-?} was sent $n SIGINTs"
-	if [ $st = 255 ] && kill -0 "$BTG" 2>/dev/null; then
+	[ $bt_n -gt 1 ] && echo "# bpftrace ${btp:-?} was sent $bt_n SIGINTs"
+	if [ $bt_st = 255 ] && kill -0 "$BTG" 2>/dev/null; then
 		echo "# bpftrace ${btp:-?} still runs:"
 		for t in /proc/"$btp"/task/*; do
 			echo "#   task ${t##*/}: $(awk '{ print $2, $3 }' "$t"/stat 2>/dev/null) wchan $(cat "$t"/wchan 2>/dev/null)"
 			sed 's/^/#     /' "$t"/stack 2>/dev/null | head -n 12
 		done
 	fi
-	return $st
+	return $bt_st
 }
 
 # Sum of the counts of the histogram of map line PATTERN in bt.out.

@@ -999,6 +999,26 @@ static void client_turn(struct mem *m)
 
 /* ---- main ----------------------------------------------------------------- */
 
+#ifdef TORTURE_MSG
+/*
+ * A server start or a client connect found the arena full (clients hold
+ * big blocks; one of each in ~10,000 kills): wait for somebody's free, as
+ * the clients' allocations do, before trying again.
+ */
+static void wait_for_room(const char *name, int64_t bound)
+{
+	struct shmk_arena *ta;
+	uint64_t off;
+
+	if (shmk_arena_attach(name, 0, &ta) == 0) {
+		if (shmk_alloc(ta, 256 << 10, SHMK_ALLOC_WAIT, bound,
+			       &off) == 0)
+			shmk_free(ta, off);
+		shmk_arena_detach(ta);
+	}
+}
+#endif
+
 static int member_open(struct mem *m, const char *name)
 {
 	int r;
@@ -1014,19 +1034,7 @@ static int member_open(struct mem *m, const char *name)
 		o.max_clients = MAXCLI * 2;
 		r = shmk_server_start(name, &o, &m->s);
 		for (tries = 0; r == -ENOMEM && tries < 20; tries++) {
-			struct shmk_arena *ta;
-			uint64_t off;
-
-			/*
-			 * The arena is full (clients hold big blocks): wait
-			 * for somebody's free, as the clients do, then again.
-			 */
-			if (shmk_arena_attach(name, 0, &ta) == 0) {
-				if (shmk_alloc(ta, 256 << 10, SHMK_ALLOC_WAIT,
-					       m->bound, &off) == 0)
-					shmk_free(ta, off);
-				shmk_arena_detach(ta);
-			}
+			wait_for_room(name, m->bound);
 			r = shmk_server_start(name, &o, &m->s);
 		}
 		if (r)
@@ -1038,6 +1046,10 @@ static int member_open(struct mem *m, const char *name)
 	}
 	if (m->msg) {
 		r = shmk_client_connect(name, NULL, m->bound, &m->s);
+		for (tries = 0; r == -ENOMEM && tries < 20; tries++) {
+			wait_for_room(name, m->bound);
+			r = shmk_client_connect(name, NULL, m->bound, &m->s);
+		}
 		if (r) {
 			fprintf(stderr, "# client_connect: %d (%s)\n", r,
 				shmk_session_error(NULL));
