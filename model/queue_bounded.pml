@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The bounded queue of lib/queue.c: the ring (rule R), waking the consumer
+ * The bounded queue of lib/msg/queue.c: the ring (rule R), waking the consumer
  * (rule W) and ticket admission (rule T), with senders that may die at any
  * step and one that may time out. Documentation/model.rst maps every step
  * tag [..] to the C code it stands for.
