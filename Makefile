@@ -36,14 +36,14 @@ BUILD := $(CURDIR)/build
 # Suites the VM runs against the real module (library ones on kmod).
 # tests/fuzz-kmod runs its short default budget there (about 30 s).
 VM_SUITES := tests/kmod tests/integ tests/msg tests/tools tests/torture \
-	tests/fuzz-kmod tests/examples
+	tests/fuzz-kmod tests/examples tests/cpp
 # The module's limits, tested in a VM of their own with small ones.
 LIMIT_ARGS := max_arenas=12 reserved_arenas=3 max_arenas_per_ns=6 \
 	max_arenas_per_user=4 max_bytes_per_user=1048576 \
 	max_bytes_per_ns=2097152
 # Suites the host runs (portable backend).
 HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture \
-	tests/docs tests/examples
+	tests/docs tests/examples tests/cpp
 export KVER KDIR VMLINUZ BUILD
 
 # Installation directories. Configuration read by udev and modprobe goes
