@@ -43,7 +43,7 @@ LIMIT_ARGS := max_arenas=12 reserved_arenas=3 max_arenas_per_ns=6 \
 	max_bytes_per_ns=2097152
 # Suites the host runs (portable backend).
 HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture \
-	tests/docs tests/examples tests/cpp
+	tests/docs tests/examples tests/cpp tests/python
 export KVER KDIR VMLINUZ BUILD
 
 # Installation directories. Configuration read by udev and modprobe goes
