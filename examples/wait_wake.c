@@ -40,16 +40,25 @@ static int fail(const char *what, int r, const struct shmk_arena *a)
 
 /*
  * Sleep until the word at @off holds @want. 0, or -EPIPE if a member
- * ended meanwhile (the other side died), or the wait's error.
+ * ended (the other side) without writing it, or the wait's error. The
+ * exit is checked after the word: the other side may well have written
+ * its last answer and left before we woke up.
  */
 static int wait_for(struct shmk_arena *a, uint64_t off, uint32_t want,
 		    uint64_t *sleeps)
 {
 	uint32_t *w = shmk_arena_ptr(a, off);
-	uint32_t v;
-	int r;
+	int r, gone = 0, gone_status = 0;
+	uint32_t v, gone_how = 0;
 
 	while ((v = __atomic_load_n(w, __ATOMIC_ACQUIRE)) != want) {
+		/* the other side ended and did not write it: it never will */
+		if (gone) {
+			fprintf(stderr, "wait_wake: the other side ended "
+				"(how %u, status %d) before writing %u\n",
+				gone_how, gone_status, want);
+			return -EPIPE;
+		}
 		r = shmk_arena_wait(a, off, v, 10000000000LL, 0);
 		(*sleeps)++;
 		if (r == SHMK_WAIT_EVENT) {
@@ -58,11 +67,9 @@ static int wait_for(struct shmk_arena *a, uint64_t off, uint32_t want,
 
 			for (i = 0; i < n; i++)
 				if (ev[i].type == SHMK_EVENT_EXIT) {
-					fprintf(stderr, "wait_wake: member %u "
-						"ended (how %u, status %d)\n",
-						ev[i].member_id, ev[i].how,
-						ev[i].status);
-					return -EPIPE;
+					gone = 1;
+					gone_how = ev[i].how;
+					gone_status = ev[i].status;
 				}
 		} else if (r < 0 && r != -EAGAIN && r != -EINTR) {
 			return r;
