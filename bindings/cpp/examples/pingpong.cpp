@@ -50,6 +50,7 @@ static int serve(const std::string &name)
 	sigaction(SIGINT, &sa, nullptr);
 	sigaction(SIGTERM, &sa, nullptr);
 
+	/* {serve} */
 	shmk::server s = shmk::server::start(name);
 	std::cout << "serving arena '" << name << "'" << std::endl;
 	while (!quit) {
@@ -77,6 +78,7 @@ static int serve(const std::string &name)
 		}
 	}
 	s.close();
+	/* {/serve} */
 	return 0;
 }
 

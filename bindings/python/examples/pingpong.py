@@ -41,6 +41,7 @@ def on_signal(sig, frame):
 def serve(name):
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    # {serve}
     with shmk.Server.start(name) as srv:
         print("serving arena '%s'" % name, flush=True)
         while not quit_now:
@@ -58,6 +59,7 @@ def serve(name):
                 print("client %d crashed (how %d, status %d), owns %d bytes"
                       % (m.peer, m.how, m.status,
                          srv.arena.member_used(m.peer)), flush=True)
+    # {/serve}
     return 0
 
 
