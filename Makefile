@@ -19,7 +19,8 @@
 #   make demo         client/server demo with crash recovery (in the VM)
 #   make bench        benchmarks and report in bench/results (QUICK=1: smoke)
 #   make install      [DESTDIR= PREFIX=/usr/local LIBDIR= INCLUDEDIR= MANDIR=
-#                     SBINDIR= UDEVRULESDIR= MODPROBEDIR= DKMSSRCDIR=]
+#                     SBINDIR= UDEVRULESDIR= MODPROBEDIR= DKMSSRCDIR=
+#                     PYTHONDIR= EXAMPLEDIR=]
 #   make uninstall    the same variables
 #   make dkms-install register, build and install the module with DKMS (root)
 #   make dkms-uninstall
@@ -38,14 +39,15 @@ BUILD := $(CURDIR)/build
 # Suites the VM runs against the real module (library ones on kmod).
 # tests/fuzz-kmod runs its short default budget there (about 30 s).
 VM_SUITES := tests/kmod tests/integ tests/msg tests/tools tests/torture \
-	tests/fuzz-kmod tests/examples
+	tests/fuzz-kmod tests/examples tests/cpp
 # The module's limits, tested in a VM of their own with small ones.
 LIMIT_ARGS := max_arenas=12 reserved_arenas=3 max_arenas_per_ns=6 \
 	max_arenas_per_user=4 max_bytes_per_user=1048576 \
 	max_bytes_per_ns=2097152
 # Suites the host runs (portable backend).
 HOST_SUITES := tests/unit tests/integ tests/msg tests/tools tests/torture \
-	tests/docs tests/examples tests/fuzz-lib tests/model
+	tests/docs tests/examples tests/fuzz-lib tests/model tests/cpp \
+	tests/python
 export KVER KDIR VMLINUZ BUILD
 
 # Installation directories. Configuration read by udev and modprobe goes
@@ -57,6 +59,11 @@ MANDIR ?= $(PREFIX)/share/man
 SBINDIR ?= $(PREFIX)/sbin
 DATADIR ?= $(PREFIX)/share
 DOCDIR ?= $(DATADIR)/doc/shmk
+# The examples' sources (and a Makefile that builds them with pkg-config).
+EXAMPLEDIR ?= $(DOCDIR)/examples
+# The Python package (bindings/python/README.md): Debian's layout, on
+# sys.path for PREFIX=/usr.
+PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
 ifeq ($(PREFIX),/usr)
 UDEVRULESDIR ?= /usr/lib/udev/rules.d
 MODPROBEDIR ?= /usr/lib/modprobe.d
@@ -81,7 +88,8 @@ DKMS_KO := $(DKMS_BUILD)/tree/shmk/$(VERSION)/$(KVER)/$(shell uname -m)/module/s
 	check-autoload \
 	check-debug torture soak fuzz fuzz-kmod fuzz-kmod-debug model \
 	clean lint checkpatch sparse install uninstall install-lib \
-	install-tools install-data install-dkms-src dkms-install \
+	install-tools install-data install-bindings install-examples \
+	install-dkms-src dkms-install \
 	dkms-uninstall dkms-build deb abi-update
 
 all: module lib tools tests examples
@@ -286,7 +294,8 @@ check-debug: tests
 # pages; the tools; udev rule and modprobe snippet (plus opt-in files in
 # DATADIR/shmk); the module sources for DKMS. Building or loading the
 # module is DKMS's job (make dkms-install, or the shmk-dkms package).
-install: install-lib install-tools install-data install-dkms-src
+install: install-lib install-tools install-data install-dkms-src \
+	install-bindings install-examples
 
 install-lib:
 	$(MAKE) -C lib install $(INSTALL_VARS)
@@ -306,6 +315,22 @@ install-data:
 	install -m 0644 Documentation/man/shmk.4 $(DESTDIR)$(MANDIR)/man4/shmk.4
 	install -m 0644 NEWS COPYING Documentation/admin-guide.rst $(DESTDIR)$(DOCDIR)/
 
+# The C++ header next to the C ones (the .pc's -I finds it); the Python
+# package under PYTHONDIR.
+PY_FILES := $(sort $(wildcard bindings/python/shmk/*.py))
+EXAMPLE_FILES := $(sort $(wildcard examples/*.c) \
+	$(wildcard bindings/cpp/examples/*.cpp) \
+	$(wildcard bindings/python/examples/*.py))
+install-bindings:
+	install -d $(DESTDIR)$(INCLUDEDIR)/shmk $(DESTDIR)$(PYTHONDIR)/shmk
+	install -m 0644 bindings/cpp/include/shmk.hpp $(DESTDIR)$(INCLUDEDIR)/shmk/shmk.hpp
+	install -m 0644 $(PY_FILES) $(DESTDIR)$(PYTHONDIR)/shmk/
+
+install-examples:
+	install -d $(DESTDIR)$(EXAMPLEDIR)
+	install -m 0644 $(EXAMPLE_FILES) $(DESTDIR)$(EXAMPLEDIR)/
+	install -m 0644 examples/Makefile.installed $(DESTDIR)$(EXAMPLEDIR)/Makefile
+
 install-dkms-src:
 	install -d $(DESTDIR)$(DKMSSRCDIR)
 	tar -cf - $(DKMS_FILES) | tar -xf - -C $(DESTDIR)$(DKMSSRCDIR) --no-same-owner
@@ -322,6 +347,11 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man4/shmk.4 \
 		$(DESTDIR)$(DOCDIR)/NEWS $(DESTDIR)$(DOCDIR)/COPYING \
 		$(DESTDIR)$(DOCDIR)/admin-guide.rst
+	rm -f $(DESTDIR)$(INCLUDEDIR)/shmk/shmk.hpp \
+		$(addprefix $(DESTDIR)$(PYTHONDIR)/shmk/,$(notdir $(PY_FILES))) \
+		$(addprefix $(DESTDIR)$(EXAMPLEDIR)/,$(notdir $(EXAMPLE_FILES)) Makefile)
+	-rmdir $(DESTDIR)$(PYTHONDIR)/shmk $(DESTDIR)$(EXAMPLEDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/shmk 2>/dev/null
 	-rmdir $(DESTDIR)$(DATADIR)/shmk $(DESTDIR)$(DOCDIR) 2>/dev/null
 	rm -rf $(DESTDIR)$(DKMSSRCDIR)
 

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../uapi/linux/shmk.h"
+#include <linux/shmk.h>	/* -I uapi in the tree; installed: pkg-config */
 
 #define ARENA_SIZE	(64 * 1024)
 #define NCLIENTS	3

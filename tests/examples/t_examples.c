@@ -164,7 +164,7 @@ static void show(const struct proc *p)
 
 static const char *const progs[] = {
 	"crashdemo", "demo", "pingpong_server", "pingpong_client", "pub",
-	"sub",
+	"sub", "robust_lock", "raw_queue", "wait_wake", "wait_alloc",
 };
 
 static void t_help(void)
@@ -224,6 +224,16 @@ static void t_bad_args(void)
 	bad("SUBSCRIBERS", "pub", "x", "3", "many", NULL);
 	bad("not '-3'", "sub", "x", "-3", NULL);
 	bad("'extra'", "sub", "x", "1", "extra", NULL);
+	bad("from 1 to 1000, not '0'", "robust_lock", "--rounds", "0", NULL);
+	bad("needs a value", "robust_lock", "--rounds", NULL);
+	bad("'two'", "robust_lock", "one", "two", NULL);
+	bad("power of two, not '3'", "raw_queue", "x", "10", "3", NULL);
+	bad("not '0'", "raw_queue", "x", "0", NULL);
+	bad("'--fast'", "raw_queue", "--fast", NULL);
+	bad("not 'abc'", "wait_wake", "x", "abc", NULL);
+	bad("'more'", "wait_wake", "x", "1", "more", NULL);
+	bad("'--frob'", "wait_alloc", "--frob", NULL);
+	bad("'b'", "wait_alloc", "a", "b", NULL);
 }
 
 static void t_crashdemo_args(void)
@@ -255,6 +265,57 @@ static void t_library_errors(void)
 	if (!ok(p.status == 1 && strstr(p.err, "Invalid argument: ") &&
 		strstr(p.err, "'/' at byte 1"),
 		"sub with a bad arena name: exit 1, the library's reason"))
+		show(&p);
+}
+
+/* The examples of robust locks, raw queues, wait/wake, waiting alloc. */
+static void t_runs_lowlevel(void)
+{
+	struct proc p;
+	char name[64];
+	const char *s;
+
+	snprintf(name, sizeof(name), "t_examples.rl.%d", (int)getpid());
+	start(&p, "robust_lock", name, "--rounds", "2", NULL);
+	finish(&p, 60000);
+	if (!ok(p.status == 0 && strstr(p.out, "holder died (EOWNERDEAD)") &&
+		strstr(p.out, "recovered 2 times; counters a=2 b=2"),
+		"robust_lock: holder killed twice, EOWNERDEAD, state repaired"))
+		show(&p);
+
+	snprintf(name, sizeof(name), "t_examples.rq.%d", (int)getpid());
+	start(&p, "raw_queue", name, "50", "4", NULL);
+	finish(&p, 60000);
+	s = strstr(p.out, "the queue was full ");
+	if (!ok(p.status == 0 && s && s[19] != '0' &&
+		strstr(p.out, "50 received in order"),
+		"raw_queue %s 50 4: back-pressure met, 50 in order", name))
+		show(&p);
+
+	snprintf(name, sizeof(name), "t_examples.ww.%d", (int)getpid());
+	start(&p, "wait_wake", name, "500", NULL);
+	finish(&p, 60000);
+	if (!ok(p.status == 0 && strstr(p.out, "500 turns"),
+		"wait_wake %s 500: 500 turns through wait/wake", name))
+		show(&p);
+
+	snprintf(name, sizeof(name), "t_examples.wa.%d", (int)getpid());
+	start(&p, "wait_alloc", name, NULL);
+	finish(&p, 60000);
+	if (!ok(p.status == 0 && strstr(p.out, "without waiting: Cannot "
+					"allocate memory") &&
+		strstr(p.out, "got a block after") &&
+		strstr(p.out, "hog freed one"),
+		"wait_alloc: ENOMEM, then a waiting alloc gets the freed block"))
+		show(&p);
+
+	snprintf(name, sizeof(name), "t_examples.wk.%d", (int)getpid());
+	start(&p, "wait_alloc", name, "--kill", NULL);
+	finish(&p, 60000);
+	if (!ok(p.status == 0 && strstr(p.out, "hog was killed and its "
+					"blocks reclaimed"),
+		"wait_alloc --kill: the waiting alloc gets a block of the "
+		"killed hog"))
 		show(&p);
 }
 
@@ -344,6 +405,7 @@ int main(int argc, char **argv)
 	t_crashdemo_args();
 	t_library_errors();
 	t_runs();
+	t_runs_lowlevel();
 	printf("1..%d\n", t_num);
 	if (t_fail)
 		return 1;
