@@ -1227,6 +1227,23 @@ static int fail(char *msg, size_t len, const char *fmt, unsigned long x,
 	return -EUCLEAN;
 }
 
+/* Appends @off to the growing array *@bufs of *@nb, room for *@cap. */
+static int bufs_push(uint64_t **bufs, uint32_t *nb, uint32_t *cap,
+		     uint64_t off)
+{
+	if (*nb == *cap) {
+		uint32_t nc = *cap ? *cap * 2 : 64;
+		uint64_t *nbf = realloc(*bufs, (size_t)nc * sizeof(**bufs));
+
+		if (!nbf)
+			return -ENOMEM;
+		*bufs = nbf;
+		*cap = nc;
+	}
+	(*bufs)[(*nb)++] = off;
+	return 0;
+}
+
 /*
  * Full check of the heap (heap lock held by the caller): page map vs tree,
  * owner lists, chunk bitmaps, buffer headers. Collects buffer offsets.
@@ -1297,32 +1314,17 @@ static int heap_check_locked(struct shmk_arena *a, char *msg, size_t len,
 					uint32_t b = (uint32_t)__builtin_ctzll(bufw);
 
 					bufw &= bufw - 1;
-					if (nb == cap) {
-						uint64_t *nbf;
-
-						cap = cap ? cap * 2 : 64;
-						nbf = realloc(bufs, cap * 8);
-						if (!nbf)
-							return free(bufs), -ENOMEM;
-						bufs = nbf;
-					}
-					bufs[nb++] = lm_page_off(a, p) +
-						(uint64_t)(w * 64 + b) *
-						lm_classes[c].size;
+					if (bufs_push(&bufs, &nb, &cap,
+						      lm_page_off(a, p) +
+						      (uint64_t)(w * 64 + b) *
+						      lm_classes[c].size))
+						return free(bufs), -ENOMEM;
 				}
 			}
 		} else if (PG_TYPE(t) == PG_LARGE &&
 			   (ld_acq(&d->flags) & PGF_BUF)) {
-			if (nb == cap) {
-				uint64_t *nbf;
-
-				cap = cap ? cap * 2 : 64;
-				nbf = realloc(bufs, cap * 8);
-				if (!nbf)
-					return free(bufs), -ENOMEM;
-				bufs = nbf;
-			}
-			bufs[nb++] = lm_page_off(a, p);
+			if (bufs_push(&bufs, &nb, &cap, lm_page_off(a, p)))
+				return free(bufs), -ENOMEM;
 		}
 		p += n;
 	}
